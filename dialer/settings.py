@@ -1,0 +1,230 @@
+"""Settings: one pydantic-settings model read from ``DIALER_*`` variables and ``.env``.
+
+Only the edges (the Celery app, the CLI, the web app) call :func:`load_settings`; library
+code receives a :class:`Settings` (or the pieces it needs) as an argument.
+
+A bad value fails at start-up with :class:`~dialer.errors.SettingsError`, whose message
+names the environment variable and the bad value (secrets are never echoed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
+
+from dialer.errors import SettingsError
+
+ENV_PREFIX = "DIALER_"
+
+REGION_HOSTS: dict[str, tuple[str, str]] = {
+    # region: (v1 host, v3 CCM host)
+    "singapore": ("https://api.exotel.com", "https://ccm-api.exotel.com"),
+    "mumbai": ("https://api.in.exotel.com", "https://ccm-api.in.exotel.com"),
+}
+
+
+class AccountSettings(BaseModel):
+    """One Exotel account. ``api_token`` is a secret and never printed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    sid: str = Field(min_length=1, max_length=128)
+    api_key: str = Field(min_length=1, max_length=256)
+    api_token: SecretStr
+    region: Literal["singapore", "mumbai"] = "singapore"
+    # An explicit base URL (e.g. the simulator) replaces both regional hosts.
+    base_url: AnyHttpUrl | None = None
+    caller_id: str | None = Field(default=None, description="default CallerId / virtual number")
+
+    @field_validator("api_token")
+    @classmethod
+    def _token_not_empty(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value():
+            raise ValueError("api_token must not be empty")
+        return v
+
+    @property
+    def v1_base_url(self) -> str:
+        return str(self.base_url).rstrip("/") if self.base_url else REGION_HOSTS[self.region][0]
+
+    @property
+    def v3_base_url(self) -> str:
+        return str(self.base_url).rstrip("/") if self.base_url else REGION_HOSTS[self.region][1]
+
+
+class Settings(BaseSettings):
+    """Every setting of the dialer. Each field is read from ``DIALER_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- Redis -----------------------------------------------------------------------
+    redis_url: str = Field(
+        default="", description="Redis URL; empty = start the bundled redis-server"
+    )
+    redis_data_dir: Path = Field(
+        default=Path(".dialer/redis"), description="AOF data directory of the bundled Redis"
+    )
+    redis_connect_timeout_s: float = Field(
+        default=3.0, gt=0, le=60, description="fail fast when Redis does not answer"
+    )
+    key_prefix: str = Field(
+        default="dialer", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$",
+        description="prefix of every Redis key the dialer writes",
+    )
+
+    # --- Exotel accounts -------------------------------------------------------------
+    accounts: list[AccountSettings] = Field(
+        default_factory=list,
+        description="JSON list of accounts: name, sid, api_key, api_token, region|base_url, "
+        "caller_id",
+    )
+
+    # --- the account limit -----------------------------------------------------------
+    rate_limit_calls: int = Field(
+        default=200, gt=0, le=100_000, description="Exotel's limit: calls per window"
+    )
+    rate_limit_window_s: float = Field(
+        default=60.0, gt=0, le=3600, description="the limit's sliding window"
+    )
+    rate_limit_margin_calls: int = Field(
+        default=5, ge=0, description="admitted = rate_limit_calls - margin (195 by default)"
+    )
+
+    # --- retries ---------------------------------------------------------------------
+    max_retries: int = Field(
+        default=3, ge=0, le=20, description="retries after a first-leg failed/no-answer"
+    )
+    retry_on_busy: bool = Field(default=False, description="retry a first-leg 'busy' too")
+    retry_on_leg2_failure: bool = Field(
+        default=False, description="retry when the second leg failed or was not answered"
+    )
+    retry_backoff_base_s: float = Field(
+        default=30.0, ge=0, le=86_400, description="first retry delay; doubles each retry"
+    )
+    retry_backoff_max_s: float = Field(
+        default=600.0, ge=0, le=86_400, description="cap of the retry delay"
+    )
+    retry_jitter_ratio: float = Field(
+        default=0.2, ge=0, le=1, description="± share of random jitter on the retry delay"
+    )
+    agent_max_concurrent_calls: int = Field(
+        default=1, ge=1, le=1000, description="calls one From number (agent) may be in at once"
+    )
+
+    # --- Exotel HTTP -----------------------------------------------------------------
+    http_connect_timeout_s: float = Field(default=3.05, gt=0, le=60)
+    http_read_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    # --- timing of the pipeline ------------------------------------------------------
+    dialing_timeout_s: float = Field(
+        default=120.0, gt=0, description="an attempt stuck in 'dialing' longer becomes unknown"
+    )
+    pending_redeliver_s: float = Field(
+        default=300.0, gt=0, description="a pending attempt older than this is re-enqueued"
+    )
+    pump_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="beat period of the due-set pump"
+    )
+    sweep_interval_s: float = Field(default=30.0, gt=0, description="beat period of the sweeper")
+    task_visibility_timeout_s: int = Field(
+        default=3600, ge=60, description="Redis broker visibility timeout (> any task)"
+    )
+
+    # --- callbacks and the HTTP API --------------------------------------------------
+    public_base_url: AnyHttpUrl | None = Field(
+        default=None, description="where Exotel reaches our callback endpoint"
+    )
+    callback_secret: SecretStr = Field(
+        default=SecretStr(""), description="HMAC key of the per-attempt callback tokens"
+    )
+    api_token: SecretStr = Field(
+        default=SecretStr(""), description="Bearer token of the HTTP API"
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        v = v.strip()
+        if v and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://, or be empty")
+        return v
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _accounts_not_null(cls, v: Any) -> Any:
+        return [] if v is None or v == "" else v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.rate_limit_margin_calls >= self.rate_limit_calls:
+            raise ValueError("rate_limit_margin_calls must be smaller than rate_limit_calls")
+        if self.retry_backoff_max_s < self.retry_backoff_base_s:
+            raise ValueError("retry_backoff_max_s must be >= retry_backoff_base_s")
+        names = [a.name for a in self.accounts]
+        if len(names) != len(set(names)):
+            raise ValueError(f"account names must be unique, got {names}")
+        return self
+
+    @property
+    def rate_limit_admitted(self) -> int:
+        """Calls admitted per window: the limit less the safety margin."""
+        return self.rate_limit_calls - self.rate_limit_margin_calls
+
+    def account(self, name: str) -> AccountSettings:
+        for acc in self.accounts:
+            if acc.name == name:
+                return acc
+        raise SettingsError(
+            f"unknown account {name!r}; configured: {[a.name for a in self.accounts]}"
+        )
+
+
+_SECRET_FIELDS = {"api_token", "callback_secret"}
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = [str(p) for p in err.get("loc", ())]
+    if not loc:  # a check across several fields: the message names them
+        return str(err.get("msg"))
+    var = ENV_PREFIX + loc[0].upper()
+    where = ".".join(loc[1:])
+    secret = any(p in _SECRET_FIELDS for p in loc)
+    value = "<secret>" if secret else repr(err.get("input"))
+    inner = f" at {where}" if where else ""
+    if len(value) > 200:
+        value = value[:200] + "…"
+    return f"{var}{inner}: {err.get('msg')} (got {value})"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and ``.env``; raise :class:`SettingsError`.
+
+    ``overrides`` (field name → value) win over the environment; tests and the CLI use them.
+    """
+    try:
+        return Settings(**overrides)
+    except PydanticSettingsError as exc:  # e.g. DIALER_ACCOUNTS is not valid JSON
+        raise SettingsError(f"invalid settings: {exc}") from None
+    except ValidationError as exc:
+        lines = [_describe(e) for e in exc.errors(include_url=False)]  # type: ignore[arg-type]
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,64 @@
+"""Shared fixtures: a real Redis for the whole session, a dedicated database per test.
+
+``DIALER_TEST_REDIS_URL`` points the suite at an existing server; otherwise the bundled
+redis-server is started on a free loopback port and stopped at the end of the session.
+Every test gets database ``DIALER_TEST_REDIS_DB`` (default 15), flushed before and after.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from dialer.embedded import EmbeddedRedis, check_redis
+
+TEST_DB = int(os.environ.get("DIALER_TEST_REDIS_DB", "15"))
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL (no database) of the session's Redis server."""
+    url = os.environ.get("DIALER_TEST_REDIS_URL", "")
+    if url:
+        check_redis(url)
+        yield url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+        return
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield f"redis://{server.host}:{server.port}"
+
+
+@pytest.fixture()
+def redis_url(redis_server_url: str) -> Iterator[str]:
+    """URL of the test's dedicated database, flushed around the test."""
+    url = f"{redis_server_url}/{TEST_DB}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture()
+def r(redis_url: str) -> Iterator[redis.Redis]:
+    """A client on the test's flushed database (decode_responses=True)."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture()
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No DIALER_* variables from the caller's shell, and a cwd without a .env file."""
+    for key in list(os.environ):
+        if key.startswith("DIALER_") and not key.startswith("DIALER_TEST_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
