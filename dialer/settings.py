@@ -9,6 +9,7 @@ names the environment variable and the bad value (secrets are never echoed).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -130,6 +131,12 @@ class Settings(BaseSettings):
     agent_max_concurrent_calls: int = Field(
         default=1, ge=1, le=1000, description="calls one From number (agent) may be in at once"
     )
+    agent_hold_s: float = Field(
+        default=900.0, gt=0, description="an agent is freed at the latest this long after dialing"
+    )
+    agent_busy_wait_s: float = Field(
+        default=5.0, gt=0, description="a call whose agent is busy is tried again after this"
+    )
 
     # --- Exotel HTTP -----------------------------------------------------------------
     http_connect_timeout_s: float = Field(default=3.05, gt=0, le=60)
@@ -144,6 +151,31 @@ class Settings(BaseSettings):
     )
     pump_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="beat period of the due-set pump"
+    )
+    pump_batch: int = Field(
+        default=500, ge=1, le=100_000, description="attempts the pump moves per run at most"
+    )
+    queue_high_water: int = Field(
+        default=1000, ge=1, description="the pump waits while the calls queue is this long"
+    )
+    transport_retry_base_s: float = Field(
+        default=2.0, gt=0, description="wait after Exotel could not be reached (doubles, ≤ 5 min)"
+    )
+    poll_after_s: float = Field(
+        default=180.0, gt=0, description="poll a placed call without a final callback after this"
+    )
+    poll_interval_s: float = Field(
+        default=60.0, gt=0, description="then poll it again this often until it is final"
+    )
+    poll_tick_s: float = Field(default=5.0, gt=0, le=600, description="beat period of the poller")
+    poll_budget_calls: int = Field(
+        default=100, ge=1, description="call-detail GETs per account per poll budget window"
+    )
+    poll_budget_window_s: float = Field(
+        default=60.0, gt=0, description="window of poll_budget_calls (separate from the limit)"
+    )
+    unknown_deadline_s: float = Field(
+        default=3600.0, gt=0, description="unknown attempts are looked up this long, then reported"
     )
     sweep_interval_s: float = Field(default=30.0, gt=0, description="beat period of the sweeper")
     task_visibility_timeout_s: int = Field(
@@ -224,7 +256,9 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except PydanticSettingsError as exc:  # e.g. DIALER_ACCOUNTS is not valid JSON
-        raise SettingsError(f"invalid settings: {exc}") from None
+        match = re.search(r'field "(\w+)"', str(exc))
+        var = ENV_PREFIX + match.group(1).upper() if match else "a DIALER_* variable"
+        raise SettingsError(f"invalid settings:\n  {var}: not valid JSON ({exc})") from None
     except ValidationError as exc:
         lines = [_describe(e) for e in exc.errors(include_url=False)]  # type: ignore[arg-type]
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None

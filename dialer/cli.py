@@ -1,0 +1,234 @@
+"""``dialer`` — the command line. An edge: it reads the settings and passes them down.
+
+Exit codes: 0 ok, 1 failure, 2 bad usage or bad input (click's convention), 3 settings,
+4 not found, 5 Redis unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from dialer import __version__
+from dialer.errors import (
+    DialerError,
+    NotFoundError,
+    RedisUnavailableError,
+    SettingsError,
+    ValidationError,
+)
+from dialer.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODES: list[tuple[type[DialerError], int]] = [
+    (SettingsError, 3),
+    (NotFoundError, 4),
+    (RedisUnavailableError, 5),
+    (ValidationError, 2),
+    (DialerError, 1),
+]
+
+
+def _fail(exc: DialerError, debug: bool) -> None:
+    if debug:
+        raise exc
+    click.echo(f"error: {exc}", err=True)
+    code = next(c for cls, c in EXIT_CODES if isinstance(exc, cls))
+    sys.exit(code)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        try:
+            obj["settings"] = load_settings()
+        except SettingsError as exc:
+            _fail(exc, obj.get("debug", False))
+    settings: Settings = obj["settings"]
+    return settings
+
+
+def _redis(ctx: click.Context, settings: Settings) -> Any:
+    import redis
+
+    from dialer.embedded import check_redis
+
+    if not settings.redis_url:
+        _fail(SettingsError("DIALER_REDIS_URL is empty; start `dialer redis` and set it"),
+              ctx.obj.get("debug", False))
+    try:
+        check_redis(settings.redis_url, settings.redis_connect_timeout_s)
+    except RedisUnavailableError as exc:
+        _fail(exc, ctx.obj.get("debug", False))
+    return redis.Redis.from_url(settings.redis_url, decode_responses=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dialer")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """exotel-dialer: a distributed call queue for the Exotel telephony API.
+
+    Settings come from DIALER_* environment variables and ./.env (see the README).
+    """
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+@main.command("redis")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="AOF data directory (default: DIALER_REDIS_DATA_DIR or .dialer/redis).")
+@click.option("--port", type=int, default=6379, show_default=True, help="0 = a free port.")
+@click.pass_context
+def redis_cmd(ctx: click.Context, data_dir: Path | None, port: int) -> None:
+    """Run the bundled redis-server in the foreground and print its URL."""
+    from dialer.embedded import EmbeddedRedis
+
+    settings = _settings(ctx)
+    server = EmbeddedRedis(data_dir or settings.redis_data_dir, port=port or None)
+    try:
+        server.start()
+    except DialerError as exc:
+        _fail(exc, ctx.obj["debug"])
+    click.echo(f"DIALER_REDIS_URL={server.url}")
+    click.echo(f"data: {server.data_dir} (AOF); Ctrl-C stops it", err=True)
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while server.proc is not None and server.proc.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def _celery(args: list[str]) -> None:
+    cmd = [sys.executable, "-m", "celery", "-A", "workers.app", *args]
+    sys.exit(subprocess.call(cmd, env=os.environ.copy()))
+
+
+@main.command("worker", context_settings={"ignore_unknown_options": True})
+@click.option("--concurrency", "-c", type=int, default=8, show_default=True)
+@click.option("--pool", type=click.Choice(["threads", "prefork", "solo"]), default="threads",
+              show_default=True)
+@click.argument("extra", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def worker_cmd(ctx: click.Context, concurrency: int, pool: str, extra: tuple[str, ...]) -> None:
+    """Run a Celery worker on the calls, results and scheduling queues."""
+    _settings(ctx)
+    _celery(["worker", "-Q", "calls,results,scheduling", "-P", pool, "-c", str(concurrency),
+             "-l", "INFO", *extra])
+
+
+@main.command("beat", context_settings={"ignore_unknown_options": True})
+@click.argument("extra", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def beat_cmd(ctx: click.Context, extra: tuple[str, ...]) -> None:
+    """Run Celery beat (exactly one per deployment): pump, sweeper, poller."""
+    _settings(ctx)
+    _celery(["beat", "-l", "INFO", "-s", ".dialer/celerybeat-schedule", *extra])
+
+
+@main.command("web")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.pass_context
+def web_cmd(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the HTTP API and the StatusCallback endpoint (OpenAPI at /docs)."""
+    import uvicorn
+
+    _settings(ctx)
+    uvicorn.run("dialer.web:app_from_env", factory=True, host=host, port=port,
+                log_level="info")
+
+
+@main.command("call")
+@click.option("--account", default=None, help="Account name (default: the first).")
+@click.option("--mode", type=click.Choice(["connect", "flow", "v3"]), default="connect",
+              show_default=True)
+@click.option("--from", "from_", required=True, help="Called first (agent, or customer).")
+@click.option("--to", default=None, help="The customer (connect, v3).")
+@click.option("--caller-id", default=None, help="ExoPhone (default: the account's).")
+@click.option("--app-id", default=None, help="Call flow id (flow mode).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Any Exotel parameter, e.g. TimeLimit=600 (repeatable).")
+@click.option("--idempotency-key", default=None)
+@click.pass_context
+def call_cmd(ctx: click.Context, account: str | None, mode: str, from_: str, to: str | None,
+             caller_id: str | None, app_id: str | None, params: tuple[str, ...],
+             idempotency_key: str | None) -> None:
+    """Enqueue one call and print its id."""
+    from dialer.producer import Producer
+    from dialer.publisher import CeleryPublisher, broker_app
+
+    settings = _settings(ctx)
+    extra: dict[str, str] = {}
+    for p in params:
+        if "=" not in p:
+            _fail(ValidationError(f"--param {p!r}: expected NAME=VALUE"), ctx.obj["debug"])
+        name, value = p.split("=", 1)
+        extra[name] = value
+    client = _redis(ctx, settings)
+    producer = Producer(client, settings, CeleryPublisher(broker_app(settings.redis_url)))
+    request = {"account": account, "mode": mode, "from": from_, "to": to,
+               "caller_id": caller_id, "app_id": app_id, "params": extra,
+               "idempotency_key": idempotency_key}
+    try:
+        call_id = producer.enqueue(request)
+    except DialerError as exc:
+        _fail(exc, ctx.obj["debug"])
+    click.echo(call_id)
+
+
+@main.command("status")
+@click.argument("call_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def status_cmd(ctx: click.Context, call_id: str, as_json: bool) -> None:
+    """Show a call, its attempts, each leg's status and timestamps."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dialer.keys import Keys
+    from dialer.status import call_view
+    from dialer.store import Store
+
+    settings = _settings(ctx)
+    store = Store(_redis(ctx, settings), Keys(settings.key_prefix))
+    try:
+        view = call_view(store, call_id)
+    except DialerError as exc:
+        _fail(exc, ctx.obj["debug"])
+    if as_json:
+        click.echo(json.dumps(view, indent=2))
+        return
+    console = Console()
+    console.print(f"call [bold]{view['id']}[/] account {view['account']} mode {view['mode']}: "
+                  f"[bold]{view['state']}[/]")
+    table = Table("#", "state", "call sid", "leg 1", "leg 2", "claimed", "ended", "detail")
+    for a in view["attempts"]:
+        table.add_row(a.get("n", ""), a.get("state", ""), a.get("call_sid", ""),
+                      a.get("leg1_status", ""), a.get("leg2_status", ""),
+                      a.get("claimed_at", ""), a.get("terminal_at", ""), a.get("detail", ""))
+    console.print(table)
+
+
+def _register_simulator() -> None:
+    try:
+        from dialer.simulator.cli import simulator
+    except ImportError:  # pragma: no cover - the simulator ships with the package
+        return
+    main.add_command(simulator)
+
+
+_register_simulator()

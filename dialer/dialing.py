@@ -1,0 +1,178 @@
+"""Place one attempt: claim it, hold the agent, take a rate-limit slot, POST, record.
+
+Failure policy, by the POST's outcome:
+
+* placed      → ``placed``; the call's final status comes from a callback or a poll.
+* not placed  → 429, a busy agent/device or Exotel unreachable before sending: back to
+  the due set (no retry spent); any other refusal (401, 400, 404): ``rejected``.
+* unknown     → ``unknown`` (read timeout, reset after sending, 5xx): never redialled
+  blindly; a callback carrying its token or a lookup resolves it.
+
+When Redis fails the limiter denies (fail closed) and the attempt stays ``dialing``
+until the sweeper puts it back (it was never posted).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from dialer.errors import (
+    DeviceBusyError,
+    RateLimitedError,
+    RedisUnavailableError,
+    SettingsError,
+    TransientError,
+)
+from dialer.exotel.models import Request, build_request
+from dialer.models import AttemptState, Mode
+from dialer.ratelimit import SlidingWindowLimiter
+from dialer.settings import Settings
+from dialer.store import Store, call_id_of
+from dialer.webhooks import callback_url
+
+log = logging.getLogger("dialer.dialing")
+
+
+class PostResultLike(Protocol):
+    outcome: Any
+    call_sid: str | None
+    error: Any
+    retry_after_s: float | None
+
+
+class ClientLike(Protocol):
+    def place(self, request: Request) -> Any: ...
+
+
+@dataclass
+class DialContext:
+    """What placing a call needs; built once per worker process at the edge."""
+
+    settings: Settings
+    store: Store
+    limiter: SlidingWindowLimiter
+    clients: dict[str, ClientLike]
+    rand: random.Random = field(default_factory=random.Random)
+
+
+def build_attempt_request(
+    ctx: DialContext, call: dict[str, str], attempt_id: str
+) -> Request:
+    """The Exotel request of an attempt: the stored parameters plus callback and CustomField."""
+    mode = call["mode"]
+    params: dict[str, Any] = json.loads(call["request"])
+    custom = attempt_id + (f"|{call['custom_field']}" if call.get("custom_field") else "")
+    s = ctx.settings
+    url = None
+    if s.public_base_url is not None:
+        url = callback_url(str(s.public_base_url), s.callback_secret.get_secret_value(),
+                           attempt_id)
+    if mode == Mode.V3.value:
+        params["custom_field"] = custom
+        if url:
+            params["status_callback"] = [
+                {"event": "terminal", "url": url, "method": "POST",
+                 "content_type": "application/json"},
+            ]
+    else:
+        params["CustomField"] = custom
+        if url:
+            params["StatusCallback"] = url
+            params["StatusCallbackContentType"] = "application/json"
+    return build_request(mode, params)
+
+
+def _agent_number(call: dict[str, str]) -> str | None:
+    if call["mode"] != Mode.CONNECT.value:
+        return None
+    params = json.loads(call["request"])
+    value = params.get("From")
+    return str(value) if value else None
+
+
+def _jitter_ms(ctx: DialContext, base_s: float) -> int:
+    return int(base_s * 1000 * (1 + ctx.rand.uniform(0, 0.25)))
+
+
+def place_attempt(ctx: DialContext, attempt_id: str) -> str:
+    """Try to place ``attempt_id`` now. Returns a short word saying what happened."""
+    store, s = ctx.store, ctx.settings
+    claim, state = store.claim(attempt_id)
+    if claim is None:
+        log.info("attempt %s not claimed: it is %s", attempt_id, state)
+        return f"skipped:{state}"
+    call = store.get_call(call_id_of(attempt_id))
+    account = call["account"]
+    try:
+        s.account(account)
+        client = ctx.clients[account]
+    except (SettingsError, KeyError):
+        store.record_outcome(attempt_id, claim, AttemptState.REJECTED,
+                             detail=f"account {account!r} is not configured")
+        return "rejected:account"
+    agent = _agent_number(call)
+    if agent and not store.agent_acquire(account, agent, attempt_id,
+                                         s.agent_max_concurrent_calls,
+                                         int(s.agent_hold_s * 1000)):
+        store.release(attempt_id, claim, _jitter_ms(ctx, s.agent_busy_wait_s), "agent busy")
+        return "waiting:agent"
+    try:
+        decision = ctx.limiter.acquire(ctx.store.keys.ratelimit(account))
+    except RedisUnavailableError:
+        log.warning("rate limiter unavailable; attempt %s waits for the sweeper", attempt_id)
+        return "waiting:redis"
+    if not decision.admitted:
+        if agent:
+            store.agent_release(account, agent, attempt_id)
+        store.release(attempt_id, claim, _jitter_ms(ctx, decision.wait_s), "rate limit")
+        return "waiting:ratelimit"
+    try:
+        request = build_attempt_request(ctx, call, attempt_id)
+    except Exception as exc:  # stored parameters no longer valid (e.g. settings changed)
+        store.record_outcome(attempt_id, claim, AttemptState.REJECTED, detail=str(exc))
+        return "rejected:invalid"
+    if not store.mark_posting(attempt_id, claim):
+        return "skipped:lost-claim"
+    result = client.place(request)
+    return _record(ctx, attempt_id, claim, account, agent, result)
+
+
+def _record(
+    ctx: DialContext, attempt_id: str, claim: str, account: str, agent: str | None,
+    result: PostResultLike,
+) -> str:
+    store, s = ctx.store, ctx.settings
+    outcome = str(getattr(result.outcome, "value", result.outcome))
+    if outcome == "placed":
+        store.record_outcome(attempt_id, claim, AttemptState.PLACED,
+                             call_sid=result.call_sid or "",
+                             check_after_ms=int(s.poll_after_s * 1000))
+        return "placed"
+    if outcome == "unknown":
+        store.record_outcome(attempt_id, claim, AttemptState.UNKNOWN,
+                             call_sid=result.call_sid or "",
+                             check_after_ms=int(s.poll_after_s * 1000),
+                             detail=str(result.error or "outcome unknown"))
+        return "unknown"
+    if agent:
+        store.agent_release(account, agent, attempt_id)
+    err = result.error
+    if isinstance(err, RateLimitedError):
+        wait = err.retry_after_s if err.retry_after_s else s.rate_limit_window_s / 4
+        store.release(attempt_id, claim, _jitter_ms(ctx, wait), "exotel 429", counter="http_429")
+        return "waiting:429"
+    if isinstance(err, DeviceBusyError):
+        store.release(attempt_id, claim, _jitter_ms(ctx, s.agent_busy_wait_s), "device busy")
+        return "waiting:device"
+    if isinstance(err, TransientError) or err is None:
+        failures = int(store.get_attempt(attempt_id).get("transport_failures", "0"))
+        wait = min(300.0, s.transport_retry_base_s * (2**failures))
+        store.release(attempt_id, claim, _jitter_ms(ctx, wait), f"not sent: {err}",
+                      counter="transport_failures")
+        return "waiting:transport"
+    store.record_outcome(attempt_id, claim, AttemptState.REJECTED, detail=str(err))
+    return "rejected"

@@ -1,0 +1,58 @@
+"""Every Redis key the dialer writes, in one place. ``prefix`` is ``Settings.key_prefix``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EVENTS_MAXLEN = 1_000_000  # approximate cap of the events stream
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "dialer"
+
+    def call(self, call_id: str) -> str:
+        return f"{self.prefix}:call:{call_id}"  # hash: the call request and its summary
+
+    def attempt(self, attempt_id: str) -> str:
+        return f"{self.prefix}:attempt:{attempt_id}"  # hash: one attempt's state
+
+    def idem(self, account: str, key: str) -> str:
+        return f"{self.prefix}:idem:{account}:{key}"  # string: idempotency key → call id
+
+    def call_sid(self, call_sid: str) -> str:
+        return f"{self.prefix}:callsid:{call_sid}"  # string: Exotel CallSid → attempt id
+
+    def ratelimit(self, account: str) -> str:
+        return f"{self.prefix}:rl:{account}"  # zset: sliding log of admissions (µs)
+
+    def agent(self, account: str, number: str) -> str:
+        return f"{self.prefix}:agent:{account}:{number}"  # zset: attempts holding the agent
+
+    @property
+    def due(self) -> str:
+        return f"{self.prefix}:due"  # zset: attempt id → due time (ms, Redis clock)
+
+    @property
+    def pending(self) -> str:
+        return f"{self.prefix}:pending"  # zset: attempt id → time its message was sent (ms)
+
+    @property
+    def dialing(self) -> str:
+        return f"{self.prefix}:dialing"  # zset: attempt id → time it was claimed (ms)
+
+    @property
+    def active(self) -> str:
+        return f"{self.prefix}:active"  # zset: placed attempt id → time to poll it (ms)
+
+    @property
+    def unknown(self) -> str:
+        return f"{self.prefix}:unknown"  # zset: unknown attempt id → time to look it up (ms)
+
+    @property
+    def calls(self) -> str:
+        return f"{self.prefix}:calls"  # zset: call id → created (ms), for listing
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}:events"  # stream: every state change

@@ -1,0 +1,212 @@
+"""Enqueue calls from any Python service: validate, write to Redis, hand to the workers.
+
+>>> producer = Producer(redis_client, settings, publisher)
+>>> call_id = producer.enqueue(CallRequest(account="main", from_="09876543210",
+...                                        to="09123456789"))
+
+A request is validated completely (numbers, every Exotel parameter, the account) before
+anything is written. :meth:`Producer.enqueue` publishes one Celery message at once;
+:meth:`Producer.enqueue_many` writes every call in one pipelined round trip and leaves
+them in the due set, from which the beat-driven pump feeds the queue at the pace the
+workers can place them. An idempotency key seen before returns the first call's id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import redis
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from dialer.errors import ValidationError
+from dialer.exotel.models import build_request
+from dialer.keys import Keys
+from dialer.models import Mode
+from dialer.settings import Settings
+from dialer.store import NewCall, Store
+
+# CustomField carries "<attempt id>|<your value>"; attempt ids are at most 27 characters.
+ATTEMPT_ID_MAX_LEN = 27
+CUSTOM_FIELD_MAX_LEN = 128 - ATTEMPT_ID_MAX_LEN - 1
+METADATA_MAX_BYTES = 4096
+BULK_CHUNK = 5000  # calls per pipelined round trip
+RESERVED_PARAMS = frozenset(
+    {"StatusCallback", "status_callback", "StatusCallbackEvents", "status_callback_events",
+     "StatusCallbackContentType", "status_callback_content_type", "MaxRetries", "max_retries"}
+)
+
+
+class Publisher(Protocol):
+    """Sends ``dialer.place_call`` messages for attempt ids (see :mod:`dialer.publisher`)."""
+
+    def publish(self, attempt_ids: Sequence[str]) -> None: ...
+
+
+class CallRequest(BaseModel):
+    """One call to place. ``params`` holds any other Exotel parameter by its wire name."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    account: str | None = Field(default=None, description="account name; default: the first")
+    mode: Mode = Field(default=Mode.CONNECT, description="connect | flow | v3")
+    from_: str = Field(
+        alias="from", min_length=1, max_length=64,
+        description="called first: the agent (connect, v3) or the customer (flow)",
+    )
+    to: str | None = Field(default=None, max_length=64, description="the customer (connect, v3)")
+    caller_id: str | None = Field(
+        default=None, max_length=64, description="ExoPhone / virtual number; default: account's"
+    )
+    app_id: str | None = Field(default=None, max_length=32, description="call flow id (flow)")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="other Exotel parameters, e.g. TimeLimit, Record"
+    )
+    custom_field: str | None = Field(
+        default=None, max_length=CUSTOM_FIELD_MAX_LEN,
+        description=f"your CustomField value (at most {CUSTOM_FIELD_MAX_LEN} characters)",
+    )
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$"
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict, description="your data, kept as is")
+    max_retries: int | None = Field(default=None, ge=0, le=20, description="overrides the default")
+
+    @field_validator("params")
+    @classmethod
+    def _no_reserved(cls, v: dict[str, Any]) -> dict[str, Any]:
+        bad = sorted(RESERVED_PARAMS & set(v))
+        if bad:
+            raise ValueError(f"{', '.join(bad)} are set by the dialer, not by the request")
+        if "CustomField" in v or "custom_field" in v:
+            raise ValueError("pass CustomField as custom_field")
+        if len(json.dumps(v, default=str)) > 8192:
+            raise ValueError("params are larger than 8 KiB")
+        return v
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, v: dict[str, Any]) -> dict[str, Any]:
+        try:
+            size = len(json.dumps(v))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"metadata must be plain JSON: {exc}") from None
+        if size > METADATA_MAX_BYTES:
+            raise ValueError(f"metadata is {size} bytes; at most {METADATA_MAX_BYTES}")
+        return v
+
+
+def _wire_params(req: CallRequest, caller_id: str | None) -> dict[str, Any]:
+    """The Exotel parameters of ``req`` (custom field with a placeholder attempt id)."""
+    custom = "x" * ATTEMPT_ID_MAX_LEN + ("|" + req.custom_field if req.custom_field else "")
+    if req.mode is Mode.V3:
+        return {**req.params, "from_contact_uri": req.from_, "to_contact_uri": req.to,
+                "virtual_number": caller_id, "custom_field": custom}
+    base: dict[str, Any] = {**req.params, "From": req.from_, "CallerId": caller_id,
+                            "CustomField": custom}
+    if req.mode is Mode.CONNECT:
+        base["To"] = req.to
+    else:
+        base["app_id"] = req.app_id
+    return base
+
+
+def validate(req: CallRequest, settings: Settings) -> NewCall:
+    """Check ``req`` completely; return what the store writes. Raises ``ValidationError``."""
+    if not settings.accounts:
+        raise ValidationError("no Exotel account is configured (DIALER_ACCOUNTS)",
+                              field="account")
+    if req.account is None:
+        account = settings.accounts[0]
+    else:
+        matches = [a for a in settings.accounts if a.name == req.account]
+        if not matches:
+            names = [a.name for a in settings.accounts]
+            raise ValidationError(
+                f"account: unknown account {req.account!r}; configured: {names}", field="account"
+            )
+        account = matches[0]
+    caller_id = req.caller_id or account.caller_id
+    if not caller_id:
+        raise ValidationError(
+            "caller_id: missing, and the account has no default caller_id", field="caller_id"
+        )
+    if req.mode in (Mode.CONNECT, Mode.V3) and not req.to:
+        raise ValidationError(f"to: required in mode {req.mode.value!r}", field="to")
+    if req.mode is Mode.FLOW and not req.app_id:
+        raise ValidationError("app_id: required in mode 'flow'", field="app_id")
+    if req.mode is Mode.FLOW and req.to:
+        raise ValidationError("to: not used in mode 'flow' (the flow decides)", field="to")
+    model = build_request(req.mode.value, _wire_params(req, caller_id))
+    wire = model.model_dump(by_alias=True, exclude_none=True, mode="json")
+    wire.pop("CustomField", None)
+    wire.pop("custom_field", None)
+    policy = {"max_retries": req.max_retries} if req.max_retries is not None else {}
+    return NewCall(
+        account=account.name,
+        mode=req.mode.value,
+        request=wire,
+        metadata=req.metadata,
+        custom_field=req.custom_field or "",
+        idem_key=req.idempotency_key or "",
+        policy=policy,
+    )
+
+
+def parse_request(data: Any) -> CallRequest:
+    """A :class:`CallRequest` from plain JSON data; ``ValidationError`` names the field."""
+    if isinstance(data, CallRequest):
+        return data
+    try:
+        return CallRequest.model_validate(data)
+    except PydanticValidationError as exc:
+        parts = []
+        for err in exc.errors(include_url=False):
+            loc = ".".join(str(p) for p in err.get("loc", ())) or "request"
+            parts.append(f"{loc}: {err.get('msg')}")
+        first = exc.errors()[0].get("loc", ("request",)) if exc.errors() else ("request",)
+        raise ValidationError("; ".join(parts), field=str(first[0]) if first else None) from None
+
+
+class Producer:
+    """Validates and enqueues calls. Takes its connections as arguments."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        settings: Settings,
+        publisher: Publisher | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = Store(client, Keys(settings.key_prefix))
+        self.publisher = publisher
+
+    def enqueue(self, request: CallRequest | dict[str, Any]) -> str:
+        """Validate and enqueue one call; return its call id (the first one's for a
+        repeated idempotency key)."""
+        new = validate(parse_request(request), self.settings)
+        direct = self.publisher is not None
+        (created,) = self.store.create_calls([new], delay_ms=-1 if direct else 0)
+        if created.created and self.publisher is not None:
+            self.store.mark_sent([created.attempt_id])
+            self.publisher.publish([created.attempt_id])
+        return created.call_id
+
+    def enqueue_many(self, requests: Sequence[CallRequest | dict[str, Any]]) -> list[str]:
+        """Validate every request first (all or nothing), then write them in one round trip.
+
+        Raises ``ValidationError`` naming the index of the first bad request.
+        """
+        news: list[NewCall] = []
+        for i, item in enumerate(requests):
+            try:
+                news.append(validate(parse_request(item), self.settings))
+            except ValidationError as exc:
+                raise ValidationError(f"request {i}: {exc}", field=exc.field) from None
+        ids: list[str] = []
+        for start in range(0, len(news), BULK_CHUNK):
+            created = self.store.create_calls(news[start : start + BULK_CHUNK], delay_ms=0)
+            ids.extend(c.call_id for c in created)
+        return ids

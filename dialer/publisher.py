@@ -1,0 +1,50 @@
+"""Send the dialer's Celery messages from anywhere that has the broker URL.
+
+Task names and keyword arguments are stable and plain JSON, so a service in another
+language can send the same messages with any Celery client (see the README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from celery import Celery
+
+PLACE_CALL = "dialer.place_call"  # kwargs: attempt_id
+ENQUEUE_CALL = "dialer.enqueue_call"  # kwargs: request (a CallRequest as JSON)
+RECONCILE = "dialer.reconcile"  # kwargs: attempt_id, update (a CallUpdate as JSON)
+PUMP_DUE = "dialer.pump_due"
+SWEEP = "dialer.sweep"
+POLL_CALLS = "dialer.poll_calls"
+
+CALLS_QUEUE = "calls"
+RESULTS_QUEUE = "results"
+SCHEDULING_QUEUE = "scheduling"
+
+
+def broker_app(broker_url: str) -> Celery:
+    """A minimal Celery app that only sends (the workers' app lives in ``workers.app``)."""
+    app = Celery("dialer-producer", broker=broker_url, set_as_current=False)
+    app.conf.update(task_serializer="json", accept_content=["json"],
+                    broker_connection_retry_on_startup=True)
+    return app
+
+
+class CeleryPublisher:
+    """Publishes ``dialer.place_call`` / ``dialer.reconcile`` messages on their queues."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def publish(self, attempt_ids: Sequence[str]) -> None:
+        if not attempt_ids:
+            return
+        with self.app.producer_or_acquire() as producer:
+            for aid in attempt_ids:
+                self.app.send_task(PLACE_CALL, kwargs={"attempt_id": aid}, queue=CALLS_QUEUE,
+                                   producer=producer)
+
+    def reconcile(self, attempt_id: str, update: dict[str, Any]) -> None:
+        self.app.send_task(RECONCILE, kwargs={"attempt_id": attempt_id, "update": update},
+                           queue=RESULTS_QUEUE)

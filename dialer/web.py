@@ -1,0 +1,133 @@
+"""The web app: Exotel's StatusCallback receiver and the HTTP API for other services.
+
+* ``GET|POST /v1/callbacks/exotel/{attempt_id}?token=…`` — Exotel's StatusCallback. The
+  token is an HMAC of the attempt id (:mod:`dialer.webhooks`); a missing or forged one
+  gets 403 and changes nothing. The body is parsed, handed to a ``dialer.reconcile``
+  task, and answered at once: no Exotel I/O here.
+* ``POST /v1/calls`` (one request or a list), ``GET /v1/calls/{id}`` — Bearer token.
+* ``GET /healthz`` — Redis reachable.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+import redis
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from dialer.errors import NotFoundError, ValidationError
+from dialer.keys import Keys
+from dialer.producer import CallRequest, Producer
+from dialer.publisher import CeleryPublisher
+from dialer.settings import Settings
+from dialer.status import call_view
+from dialer.store import Store
+from dialer.webhooks import MAX_CALLBACK_BODY_BYTES, parse_callback, verify_attempt
+
+MAX_API_BODY_BYTES = 1024 * 1024
+MAX_BATCH = 1000
+
+
+async def read_capped(request: Request, cap: int) -> bytes:
+    """The request body, refused with 413 past ``cap`` bytes (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise HTTPException(413, f"body larger than {cap} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap:
+            raise HTTPException(413, f"body larger than {cap} bytes")
+    return body
+
+
+def create_app(settings: Settings, client: redis.Redis, publisher: CeleryPublisher) -> FastAPI:
+    """Build the app from explicit settings and connections (the CLI is the edge)."""
+    app = FastAPI(title="exotel-dialer", version="0.1.0",
+                  description="Enqueue Exotel calls, read their status, receive callbacks.")
+    _callback_routes(app, settings.callback_secret.get_secret_value(), publisher)
+    _api_routes(app, settings, client, publisher)
+    return app
+
+
+def _callback_routes(app: FastAPI, secret: str, publisher: CeleryPublisher) -> None:
+    @app.api_route("/v1/callbacks/exotel/{attempt_id}", methods=["GET", "POST"],
+                   include_in_schema=False)
+    async def exotel_callback(attempt_id: str, request: Request) -> JSONResponse:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+        if not verify_attempt(secret, attempt_id, request.query_params.get("token")):
+            return JSONResponse({"error": "missing or invalid token"}, status_code=403)
+        body = await read_capped(request, MAX_CALLBACK_BODY_BYTES)
+        try:
+            update = parse_callback(request.method, request.headers.get("content-type"),
+                                    body, query)
+        except ValidationError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        payload = update.model_dump(exclude_none=True)
+        await run_in_threadpool(publisher.reconcile, attempt_id, payload)
+        return JSONResponse({"accepted": True})
+
+
+def _api_routes(
+    app: FastAPI, settings: Settings, client: redis.Redis, publisher: CeleryPublisher
+) -> None:
+    store = Store(client, Keys(settings.key_prefix))
+    producer = Producer(client, settings, publisher)
+    api_token = settings.api_token.get_secret_value()
+
+    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+        expected = f"Bearer {api_token}"
+        if not api_token or not authorization or not hmac.compare_digest(
+            authorization.encode(), expected.encode()
+        ):
+            raise HTTPException(401, "missing or wrong bearer token",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    @app.post("/v1/calls", status_code=202, dependencies=[Depends(require_token)])
+    async def post_calls(body: CallRequest | list[CallRequest]) -> dict[str, Any]:
+        """Enqueue one call, or a list of up to 1000 (all validated before any is written)."""
+        try:
+            if isinstance(body, list):
+                if len(body) > MAX_BATCH:
+                    raise HTTPException(413, f"at most {MAX_BATCH} calls per request")
+                ids = await run_in_threadpool(producer.enqueue_many, body)
+                return {"call_ids": ids}
+            call_id = await run_in_threadpool(producer.enqueue, body)
+            return {"call_id": call_id}
+        except ValidationError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    @app.get("/v1/calls/{call_id}", dependencies=[Depends(require_token)])
+    async def get_call(call_id: str) -> dict[str, Any]:
+        """The call, its attempts, each leg's status and timestamps."""
+        try:
+            return await run_in_threadpool(call_view, store, call_id)
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        try:
+            await run_in_threadpool(client.ping)
+        except (redis.RedisError, OSError) as exc:
+            return JSONResponse({"redis": f"unreachable: {type(exc).__name__}"},
+                                status_code=503)
+        return JSONResponse({"redis": "ok"})
+
+
+def app_from_env() -> FastAPI:
+    """The edge: ``uvicorn --factory dialer.web:app_from_env``."""
+    from dialer.publisher import broker_app
+    from dialer.settings import load_settings
+
+    settings = load_settings()
+    if not settings.redis_url:
+        from dialer.errors import SettingsError
+
+        raise SettingsError("DIALER_REDIS_URL is empty: the web app needs the workers' Redis")
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True,
+                                  socket_connect_timeout=settings.redis_connect_timeout_s)
+    return create_app(settings, client, CeleryPublisher(broker_app(settings.redis_url)))

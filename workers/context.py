@@ -1,0 +1,68 @@
+"""Per-process resources of a worker, built on first use from the app's settings."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+
+import redis
+from celery import Celery
+from celery.signals import worker_process_init
+
+from dialer.dialing import DialContext
+from dialer.exotel.client import ExotelClient
+from dialer.keys import Keys
+from dialer.publisher import CeleryPublisher
+from dialer.ratelimit import SlidingWindowLimiter
+from dialer.settings import Settings
+from dialer.store import Store
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    redis: redis.Redis
+    store: Store
+    dial: DialContext
+    publisher: CeleryPublisher
+    poll_limiter: SlidingWindowLimiter
+
+
+_lock = threading.Lock()
+_ctx: WorkerContext | None = None
+
+
+def build(app: Celery) -> WorkerContext:
+    settings: Settings = app.conf.dialer_settings
+    client = redis.Redis.from_url(
+        settings.redis_url, decode_responses=True,
+        socket_connect_timeout=settings.redis_connect_timeout_s,
+        socket_timeout=max(5.0, settings.redis_connect_timeout_s), health_check_interval=30,
+    )
+    store = Store(client, Keys(settings.key_prefix))
+    limiter = SlidingWindowLimiter(client, settings.rate_limit_admitted,
+                                   settings.rate_limit_window_s)
+    clients = {
+        a.name: ExotelClient(a, connect_timeout_s=settings.http_connect_timeout_s,
+                             read_timeout_s=settings.http_read_timeout_s)
+        for a in settings.accounts
+    }
+    dial = DialContext(settings, store, limiter, dict(clients), random.Random())
+    poll_limiter = SlidingWindowLimiter(client, settings.poll_budget_calls,
+                                        settings.poll_budget_window_s)
+    return WorkerContext(settings, client, store, dial, CeleryPublisher(app), poll_limiter)
+
+
+def get(app: Celery) -> WorkerContext:
+    global _ctx
+    with _lock:
+        if _ctx is None:
+            _ctx = build(app)
+        return _ctx
+
+
+@worker_process_init.connect
+def _reset_after_fork(**_: object) -> None:
+    global _ctx
+    _ctx = None

@@ -1,0 +1,78 @@
+"""Thin Celery tasks: decode plain-JSON arguments, call ``dialer.*``.
+
+Stable names (see the README) so that any Celery client can send them:
+``dialer.place_call(attempt_id)``, ``dialer.enqueue_call(request)``,
+``dialer.reconcile(attempt_id, update)``, and the beat-driven ``dialer.pump_due``,
+``dialer.sweep`` and ``dialer.poll_calls``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dialer import publisher as names
+from dialer.dialing import place_attempt
+from dialer.errors import DialerError
+from dialer.models import CallUpdate
+from dialer.polling import poll_due
+from dialer.producer import Producer
+from dialer.reconcile import reconcile as reconcile_update
+from workers import context
+from workers.app import app
+
+log = logging.getLogger("dialer.tasks")
+
+
+@app.task(name=names.PLACE_CALL)
+def place_call(attempt_id: str) -> str:
+    return place_attempt(context.get(app).dial, attempt_id)
+
+
+@app.task(name=names.ENQUEUE_CALL)
+def enqueue_call(request: dict[str, Any]) -> str:
+    """Validate and enqueue a call sent by a non-Python service; returns the call id."""
+    ctx = context.get(app)
+    try:
+        return Producer(ctx.redis, ctx.settings, ctx.publisher).enqueue(request)
+    except DialerError as exc:
+        log.error("enqueue_call refused: %s", exc)
+        return f"refused: {exc}"
+
+
+@app.task(name=names.RECONCILE)
+def reconcile(attempt_id: str, update: dict[str, Any]) -> str:
+    ctx = context.get(app)
+    try:
+        parsed = CallUpdate.model_validate(update)
+    except ValueError as exc:
+        log.error("reconcile for %s: malformed update dropped: %s", attempt_id, exc)
+        return "malformed"
+    applied = reconcile_update(ctx.store, ctx.settings, attempt_id, parsed)
+    return applied.state
+
+
+@app.task(name=names.PUMP_DUE)
+def pump_due() -> int:
+    """Move due attempts onto the calls queue, keeping the queue short."""
+    ctx = context.get(app)
+    room = ctx.settings.queue_high_water - int(ctx.redis.llen(names.CALLS_QUEUE))
+    if room <= 0:
+        return 0
+    ids = ctx.store.take_due(min(room, ctx.settings.pump_batch))
+    ctx.publisher.publish(ids)
+    return len(ids)
+
+
+@app.task(name=names.SWEEP)
+def sweep() -> dict[str, int]:
+    ctx = context.get(app)
+    s = ctx.settings
+    return ctx.store.sweep(int(s.dialing_timeout_s * 1000), int(s.pending_redeliver_s * 1000))
+
+
+@app.task(name=names.POLL_CALLS)
+def poll_calls() -> dict[str, int]:
+    ctx = context.get(app)
+    report = poll_due(ctx.store, ctx.settings, ctx.dial.clients, ctx.poll_limiter)  # type: ignore[arg-type]
+    return dict(report.__dict__)
