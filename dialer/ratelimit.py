@@ -25,7 +25,8 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 -- keep admissions inside the closed window [now - window, now]
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - window))
+-- (string.format, not '..': Lua prints numbers with 14 digits, which would lose µs)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', now - window))
 local n = redis.call('ZCARD', KEYS[1])
 if n < limit then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
@@ -42,7 +43,7 @@ return {0, now, wait}
 @dataclass(frozen=True)
 class Decision:
     admitted: bool
-    now_s: float  # Redis's clock at the decision
+    now_us: int  # Redis's clock at the decision, µs
     wait_s: float  # 0 when admitted, else how long until a slot may free
 
 
@@ -68,7 +69,7 @@ class SlidingWindowLimiter:
             )
         except (redis.RedisError, OSError) as exc:
             raise RedisUnavailableError(f"rate limiter unavailable: {exc}") from exc
-        return Decision(bool(int(admitted)), int(now_us) / 1e6, int(wait_us) / 1e6)
+        return Decision(bool(int(admitted)), int(now_us), int(wait_us) / 1e6)
 
     def in_window(self, key: str) -> int:
         """How many admissions the log holds now (for reports)."""

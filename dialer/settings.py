@@ -212,6 +212,11 @@ class Settings(BaseSettings):
             raise ValueError("rate_limit_margin_calls must be smaller than rate_limit_calls")
         if self.retry_backoff_max_s < self.retry_backoff_base_s:
             raise ValueError("retry_backoff_max_s must be >= retry_backoff_base_s")
+        if self.public_base_url is not None and not self.callback_secret.get_secret_value():
+            raise ValueError(
+                "DIALER_CALLBACK_SECRET must be set when DIALER_PUBLIC_BASE_URL is set "
+                "(it signs the callback URLs)"
+            )
         names = [a.name for a in self.accounts]
         if len(names) != len(set(names)):
             raise ValueError(f"account names must be unique, got {names}")

@@ -1,0 +1,93 @@
+"""The shared limiter: never more than the limit in any window, across processes and
+skewed clocks; fails closed when Redis is gone."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from dialer.embedded import EmbeddedRedis
+from dialer.errors import RedisUnavailableError
+from dialer.ratelimit import SlidingWindowLimiter
+
+LIMIT, WINDOW_S, RUN_S = 50, 2.0, 10.0
+
+
+def _hammer(url: str, key: str, skew_s: float, run_s: float, out: mp.Queue) -> None:
+    if skew_s:  # this process's clock is off: the limiter must not care
+        real = time.time
+        time.time = lambda: real() + skew_s  # type: ignore[assignment]
+    client = redis.Redis.from_url(url)
+    limiter = SlidingWindowLimiter(client, LIMIT, WINDOW_S)
+    admitted: list[int] = []
+    denied = 0
+    end = time.monotonic() + run_s
+    while time.monotonic() < end:
+        d = limiter.acquire(key)
+        if d.admitted:
+            admitted.append(d.now_us)
+        else:
+            denied += 1
+            time.sleep(min(d.wait_s, 0.005))
+    out.put((admitted, denied))
+
+
+def max_in_any_window(times: list[int], window_us: int) -> int:
+    times = sorted(times)
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] < t - window_us:  # closed window [t - window, t], in µs
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def _run(url: str, skews: list[float]) -> tuple[list[int], int]:
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()
+    procs = [ctx.Process(target=_hammer, args=(url, "rl:test", s, RUN_S, out)) for s in skews]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=RUN_S + 60) for _ in procs]
+    for p in procs:
+        p.join(10)
+    times = [t for admitted, _ in results for t in admitted]
+    return times, sum(d for _, d in results)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("skews", [[0, 0, 0, 0], [0, 1.0, 0, -1.0]], ids=["same", "skewed"])
+def test_four_processes_never_exceed_the_limit(redis_url: str, skews: list[float]) -> None:
+    times, denied = _run(redis_url, skews)
+    assert denied > 0  # they did hammer past the limit
+    assert max_in_any_window(times, int(WINDOW_S * 1_000_000)) <= LIMIT
+    # and the limit is used, not starved: about LIMIT per window over the run
+    assert len(times) >= LIMIT * (RUN_S / WINDOW_S) * 0.9
+
+
+def test_denial_says_how_long_to_wait(r: redis.Redis) -> None:
+    limiter = SlidingWindowLimiter(r, 3, 1.0)
+    assert all(limiter.acquire("k").admitted for _ in range(3))
+    d = limiter.acquire("k")
+    assert not d.admitted and 0 < d.wait_s <= 1.0
+    assert limiter.in_window("k") == 3
+
+
+def test_fails_closed_when_redis_is_gone(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path) as server:
+        client = redis.Redis.from_url(server.url, socket_timeout=1, socket_connect_timeout=1)
+        limiter = SlidingWindowLimiter(client, 100, 1.0)
+        assert limiter.acquire("k").admitted
+    with pytest.raises(RedisUnavailableError):
+        limiter.acquire("k")
+
+
+def test_bad_arguments_are_refused(r: redis.Redis) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        SlidingWindowLimiter(r, 0, 1.0)
+    with pytest.raises(ValueError, match="window_s"):
+        SlidingWindowLimiter(r, 1, 0)
