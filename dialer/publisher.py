@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
+from kombu import Exchange, Queue
 
 PLACE_CALL = "dialer.place_call"  # kwargs: attempt_id
 ENQUEUE_CALL = "dialer.enqueue_call"  # kwargs: request (a CallRequest as JSON)
@@ -23,10 +24,16 @@ RESULTS_QUEUE = "results"
 SCHEDULING_QUEUE = "scheduling"
 
 
+def queues() -> list[Queue]:
+    """The three queues, each on its own direct exchange (the same in every app)."""
+    return [Queue(name, Exchange(name, type="direct"), routing_key=name)
+            for name in (CALLS_QUEUE, RESULTS_QUEUE, SCHEDULING_QUEUE)]
+
+
 def broker_app(broker_url: str) -> Celery:
     """A minimal Celery app that only sends (the workers' app lives in ``workers.app``)."""
     app = Celery("dialer-producer", broker=broker_url, set_as_current=False)
-    app.conf.update(task_serializer="json", accept_content=["json"],
+    app.conf.update(task_serializer="json", accept_content=["json"], task_queues=queues(),
                     broker_connection_retry_on_startup=True)
     return app
 

@@ -1,6 +1,6 @@
 """Call and attempt records in Redis, and their atomic state machine.
 
-A call has attempts ``{call_id}.1``, ``{call_id}.2`` …; an attempt moves
+A call has attempts ``{call_id}-1``, ``{call_id}-2`` …; an attempt moves
 
     pending → dialing → placed → completed | busy | no-answer | failed
                       ↘ unknown ↗        ↘ rejected (Exotel refused it)
@@ -38,12 +38,12 @@ def new_call_id() -> str:
 
 
 def make_attempt_id(call_id: str, n: int) -> str:
-    """Attempt ids are ``{call_id}.{n}``: short enough for CustomField and URLs."""
-    return f"{call_id}.{n}"
+    """Attempt ids are ``{call_id}-{n}``: short enough for CustomField and URLs."""
+    return f"{call_id}-{n}"
 
 
 def call_id_of(attempt_id: str) -> str:
-    return attempt_id.rsplit(".", 1)[0]
+    return attempt_id.rsplit("-", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ class Store:
     ) -> Applied:
         """Apply a callback or poll result; forward only; retry decided exactly once."""
         k = self.keys
-        call_id, n_str = attempt_id.rsplit(".", 1)
+        call_id, n_str = attempt_id.rsplit("-", 1)
         n = int(n_str)
         fields: dict[str, str] = {}
         for name in UPDATE_FIELDS:

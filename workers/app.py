@@ -9,7 +9,6 @@ claimed atomically in Redis before its POST, so a redelivered message stops ther
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
 
 from dialer import publisher as names
 from dialer.errors import SettingsError
@@ -32,11 +31,7 @@ def create_app(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         broker_transport_options={"visibility_timeout": settings.task_visibility_timeout_s},
         broker_connection_retry_on_startup=True,
-        task_queues=[
-            Queue(names.CALLS_QUEUE),
-            Queue(names.RESULTS_QUEUE),
-            Queue(names.SCHEDULING_QUEUE),
-        ],
+        task_queues=names.queues(),
         task_default_queue=names.CALLS_QUEUE,
         task_routes={
             names.PLACE_CALL: {"queue": names.CALLS_QUEUE},

@@ -1,0 +1,172 @@
+"""Real processes for end-to-end tests: Celery workers, beat, the web app.
+
+Each process is started with its own handle and stopped by the test (SIGTERM, then
+SIGKILL); its output is kept for assertions and shown when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from dialer.embedded import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLBACK_SECRET = "test-callback-secret"
+API_TOKEN = "test-api-token"
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
+              interval_s: float = 0.05) -> Any:
+    """Poll ``condition`` until it returns something truthy, or fail naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(interval_s)
+
+
+class Proc:
+    """A child process whose combined output is collected in memory."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.name = name
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_output(self, text: str, timeout_s: float = 30.0) -> None:
+        def seen() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited ({self.proc.returncode}):\n"
+                                     f"{self.output[-4000:]}")
+            return any(text in line for line in self.lines)
+
+        wait_for(seen, timeout_s, f"{self.name} to print {text!r}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Kill the whole process group (a prefork worker's children too)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+        self.proc.wait(30)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self._reader.join(5)
+
+
+class Stack:
+    """Workers, beat and web for one test, configured by ``DIALER_*`` variables."""
+
+    def __init__(self, redis_url: str, sim_url: str, tmp: Path, **settings: Any) -> None:
+        self.tmp = tmp
+        self.web_port = free_port()
+        self.web_url = f"http://127.0.0.1:{self.web_port}"
+        accounts = [{
+            "name": "main", "sid": "AC_SIM", "api_key": "sim_key", "api_token": "sim_token",
+            "base_url": sim_url, "caller_id": "08030752400",
+        }]
+        values: dict[str, Any] = {
+            "redis_url": redis_url,
+            "accounts": json.dumps(accounts),
+            "public_base_url": self.web_url,
+            "callback_secret": CALLBACK_SECRET,
+            "api_token": API_TOKEN,
+            "pump_interval_s": 0.2,
+            "sweep_interval_s": 1.0,
+            "poll_tick_s": 0.5,
+            "poll_after_s": 5.0,
+            "poll_interval_s": 2.0,
+            "retry_backoff_base_s": 0.2,
+            "retry_backoff_max_s": 1.0,
+            "agent_busy_wait_s": 0.2,
+            "transport_retry_base_s": 0.2,
+            "dialing_timeout_s": 10.0,
+            "pending_redeliver_s": 10.0,
+            "http_read_timeout_s": 3.0,
+        }
+        values.update(settings)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
+        self.env.update({f"DIALER_{k.upper()}": str(v) for k, v in values.items()})
+        self.env["PYTHONUNBUFFERED"] = "1"
+        self.procs: list[Proc] = []
+
+    def start_worker(self, name: str = "w1", concurrency: int = 8, pool: str = "threads") -> Proc:
+        args = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-n",
+                f"{name}@%h", "-P", pool, "-c", str(concurrency), "-Q",
+                "calls,results,scheduling", "-l", "INFO", "--without-gossip",
+                "--without-mingle"]
+        p = Proc(name, args, self.env, ROOT)
+        self.procs.append(p)
+        p.wait_output("ready.", 60)
+        return p
+
+    def start_beat(self) -> Proc:
+        args = [sys.executable, "-m", "celery", "-A", "workers.app", "beat", "-l", "INFO",
+                "-s", str(self.tmp / "beat-schedule")]
+        p = Proc("beat", args, self.env, ROOT)
+        self.procs.append(p)
+        p.wait_output("beat: Starting", 60)
+        return p
+
+    def start_web(self) -> Proc:
+        args = [sys.executable, "-m", "uvicorn", "--factory", "dialer.web:app_from_env",
+                "--host", "127.0.0.1", "--port", str(self.web_port), "--log-level", "warning"]
+        p = Proc("web", args, self.env, ROOT)
+        self.procs.append(p)
+
+        def healthy() -> bool:
+            if p.proc.poll() is not None:
+                raise AssertionError(f"web exited:\n{p.output[-4000:]}")
+            try:
+                return requests.get(f"{self.web_url}/healthz", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_for(healthy, 30, "the web app to answer /healthz")
+        return p
+
+    def start_all(self, workers: int = 1) -> None:
+        self.start_web()
+        for i in range(workers):
+            self.start_worker(f"w{i + 1}")
+        self.start_beat()
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            p.stop()
+
+    def dump(self) -> str:
+        return "\n".join(f"===== {p.name} =====\n{p.output[-3000:]}" for p in self.procs)
