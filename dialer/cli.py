@@ -223,12 +223,19 @@ def status_cmd(ctx: click.Context, call_id: str, as_json: bool) -> None:
     console.print(table)
 
 
-def _register_simulator() -> None:
-    try:
-        from dialer.simulator.cli import simulator
-    except ImportError:  # pragma: no cover - the simulator ships with the package
-        return
-    main.add_command(simulator)
+def _register_subcommands() -> None:
+    """Command groups that live beside the concept they drive."""
+    import importlib
+
+    for module, name in (("dialer.simulator.cli", "simulator"),
+                         ("dialer.campaigns.cli", "campaign"),
+                         ("dialer.flower_cli", "flower"),
+                         ("dialer.demo", "demo")):
+        try:
+            command = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):  # pragma: no cover - while being built
+            continue
+        main.add_command(command)
 
 
-_register_simulator()
+_register_subcommands()

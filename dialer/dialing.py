@@ -48,6 +48,21 @@ class ClientLike(Protocol):
     def place(self, request: Request) -> Any: ...
 
 
+@dataclass(frozen=True)
+class GateDecision:
+    """What a gate says about a call about to be dialled."""
+
+    action: str  # "go" | "wait" | "cancel"
+    delay_s: float = 0.0  # for "wait"
+    reason: str = ""
+
+
+class Gate(Protocol):
+    """Checked before each attempt of a call that belongs to a campaign (window, pause…)."""
+
+    def __call__(self, call: dict[str, str], attempt_id: str) -> GateDecision: ...
+
+
 @dataclass
 class DialContext:
     """What placing a call needs; built once per worker process at the edge."""
@@ -57,6 +72,7 @@ class DialContext:
     limiter: SlidingWindowLimiter
     clients: dict[str, ClientLike]
     rand: random.Random = field(default_factory=random.Random)
+    gate: Gate | None = None  # campaign calls only
 
 
 def build_attempt_request(
@@ -106,6 +122,14 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
         log.info("attempt %s not claimed: it is %s", attempt_id, state)
         return f"skipped:{state}"
     call = store.get_call(call_id_of(attempt_id))
+    if call.get("campaign_id") and ctx.gate is not None:
+        verdict = ctx.gate(call, attempt_id)
+        if verdict.action == "wait":
+            store.release(attempt_id, claim, int(verdict.delay_s * 1000), verdict.reason)
+            return "waiting:gate"
+        if verdict.action == "cancel":
+            store.record_outcome(attempt_id, claim, AttemptState.CANCELLED, detail=verdict.reason)
+            return "cancelled"
     account = call["account"]
     try:
         s.account(account)

@@ -289,3 +289,18 @@ for _, id in ipairs(ids) do
 end
 return ids
 """
+
+# Cancel an attempt that has not been dialled: pending → cancelled, out of every set.
+# KEYS[1] attempt, KEYS[2] due, KEYS[3] pending, KEYS[4] call, KEYS[5] events
+# ARGV[1] attempt id, ARGV[2] reason, ARGV[3] events maxlen. Returns 1 when cancelled.
+CANCEL_PENDING = _PRELUDE + """
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'cancelled', 'terminal_at', now_ms, 'detail', ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[4], 'state', 'cancelled', 'final_status', 'cancelled',
+  'ended_at', now_ms)
+local call_id = redis.call('HGET', KEYS[1], 'call_id')
+event(KEYS[5], ARGV[3], 'cancelled', call_id, ARGV[1], 'cancelled', ARGV[2])
+return 1
+"""

@@ -18,6 +18,7 @@ RECONCILE = "dialer.reconcile"  # kwargs: attempt_id, update (a CallUpdate as JS
 PUMP_DUE = "dialer.pump_due"
 SWEEP = "dialer.sweep"
 POLL_CALLS = "dialer.poll_calls"
+CAMPAIGN_TICK = "dialer.campaign_tick"  # starts due campaigns and feeds them at their pace
 
 CALLS_QUEUE = "calls"
 RESULTS_QUEUE = "results"

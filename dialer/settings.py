@@ -167,6 +167,13 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(
         default=60.0, gt=0, description="then poll it again this often until it is final"
     )
+    campaign_tick_s: float = Field(
+        default=2.0, gt=0, le=60, description="beat period of the campaign tick"
+    )
+    campaign_share: float = Field(
+        default=0.8, gt=0, le=1,
+        description="share of an account's limit campaigns may use (the rest: single calls)",
+    )
     poll_tick_s: float = Field(default=5.0, gt=0, le=600, description="beat period of the poller")
     poll_budget_calls: int = Field(
         default=100, ge=1, description="call-detail GETs per account per poll budget window"

@@ -93,6 +93,7 @@ class Store:
         self._sweep_pending = client.register_script(lua.SWEEP_PENDING)
         self._agent_acquire = client.register_script(lua.AGENT_ACQUIRE)
         self._take_expired = client.register_script(lua.TAKE_EXPIRED)
+        self._cancel_pending = client.register_script(lua.CANCEL_PENDING)
 
     # --- creation ------------------------------------------------------------------
     def create_calls(self, calls: Sequence[NewCall], *, delay_ms: int = -1) -> list[Created]:
@@ -269,6 +270,15 @@ class Store:
             ],
         )
         return Applied(bool(int(changed)), str(state), bool(int(became)), bool(int(retried)))
+
+    def cancel_pending(self, attempt_id: str, reason: str) -> bool:
+        """pending → cancelled (never dialled); False when it is already further on."""
+        k = self.keys
+        call_id = call_id_of(attempt_id)
+        return bool(int(self._cancel_pending(
+            keys=[k.attempt(attempt_id), k.due, k.pending, k.call(call_id), k.events],
+            args=[attempt_id, reason[:200], EVENTS_MAXLEN],
+        )))
 
     def take_expired(self, zset: str, max_count: int, push_back_ms: int) -> list[str]:
         """Members of ``zset`` whose time has come; their score moves ``push_back_ms`` on."""

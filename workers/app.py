@@ -21,7 +21,8 @@ def create_app(settings: Settings) -> Celery:
             "DIALER_REDIS_URL is empty: workers, beat and the web app must share one Redis. "
             "Run `dialer redis` (bundled server) or point DIALER_REDIS_URL at yours."
         )
-    app = Celery("dialer", broker=settings.redis_url, include=["workers.tasks"])
+    app = Celery("dialer", broker=settings.redis_url,
+                 include=["workers.tasks", "workers.campaign_tasks"])
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> Celery:
             names.PUMP_DUE: {"queue": names.SCHEDULING_QUEUE},
             names.SWEEP: {"queue": names.SCHEDULING_QUEUE},
             names.POLL_CALLS: {"queue": names.SCHEDULING_QUEUE},
+            names.CAMPAIGN_TICK: {"queue": names.SCHEDULING_QUEUE},
         },
         worker_send_task_events=True,
         task_send_sent_event=True,
@@ -54,6 +56,11 @@ def create_app(settings: Settings) -> Celery:
                 "task": names.SWEEP,
                 "schedule": settings.sweep_interval_s,
                 "options": {"expires": max(1.0, settings.sweep_interval_s * 2)},
+            },
+            "campaign-tick": {
+                "task": names.CAMPAIGN_TICK,
+                "schedule": settings.campaign_tick_s,
+                "options": {"expires": max(1.0, settings.campaign_tick_s * 3)},
             },
             "poll-calls": {
                 "task": names.POLL_CALLS,

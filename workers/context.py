@@ -10,7 +10,7 @@ import redis
 from celery import Celery
 from celery.signals import worker_process_init
 
-from dialer.dialing import DialContext
+from dialer.dialing import DialContext, Gate
 from dialer.exotel.client import ExotelClient
 from dialer.keys import Keys
 from dialer.publisher import CeleryPublisher
@@ -48,10 +48,19 @@ def build(app: Celery) -> WorkerContext:
                              read_timeout_s=settings.http_read_timeout_s)
         for a in settings.accounts
     }
-    dial = DialContext(settings, store, limiter, dict(clients), random.Random())
+    dial = DialContext(settings, store, limiter, dict(clients), random.Random(),
+                       gate=_campaign_gate(store, settings))
     poll_limiter = SlidingWindowLimiter(client, settings.poll_budget_calls,
                                         settings.poll_budget_window_s)
     return WorkerContext(settings, client, store, dial, CeleryPublisher(app), poll_limiter)
+
+
+def _campaign_gate(store: Store, settings: Settings) -> Gate | None:
+    try:
+        from dialer.campaigns.gate import make_gate
+    except ImportError:  # pragma: no cover - while being built
+        return None
+    return make_gate(store, settings)
 
 
 def get(app: Celery) -> WorkerContext:
