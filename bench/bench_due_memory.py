@@ -1,0 +1,77 @@
+"""Worker memory with many calls waiting in the due set: it lives in Redis, not in workers.
+
+    .venv/bin/python -m bench.bench_due_memory [--counts 1000 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import ACCOUNT, client, private_redis, report, settings_for
+from dialer.producer import parse_request, validate
+from dialer.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and its children (KiB)."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def measure(count: int, settle_s: float) -> dict[str, float]:
+    with private_redis() as url, tempfile.TemporaryDirectory() as tmp:
+        r = client(url)
+        settings = settings_for(url)
+        new = validate(parse_request({"from": "+919810000010", "to": "+919820000010"}),
+                       settings)
+        Store(r).create_calls([new] * count, delay_ms=3_600_000)  # due in an hour
+        before = int(r.info("memory")["used_memory"])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
+        env.update(DIALER_REDIS_URL=url, DIALER_ACCOUNTS=json.dumps([ACCOUNT]),
+                   DIALER_PUMP_INTERVAL_S="0.2")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-P", "threads",
+             "-c", "8", "-Q", "calls,results,scheduling", "-B", "-s",
+             str(Path(tmp) / "beat-schedule"), "-l", "WARNING"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(settle_s)  # a benchmark, not a test: let the pump run many times
+            rss = rss_kib(worker.pid)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        return {"worker_rss_mib": rss / 1024,
+                "redis_bytes_per_waiting_call": before / count}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--counts", type=int, nargs="+", default=[1_000, 20_000])
+    parser.add_argument("--settle-s", type=float, default=8.0)
+    args = parser.parse_args()
+    figures: dict[str, float] = {}
+    for count in args.counts:
+        for key, value in measure(count, args.settle_s).items():
+            figures[f"{key}@{count}"] = value
+    report("due_memory", figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Enqueue rate: single calls (one message each) and the bulk path (pipelined).
+
+    .venv/bin/python -m bench.bench_enqueue [--bulk 100000] [--single 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bench.common import client, private_redis, report, settings_for
+from dialer.producer import Producer
+from dialer.publisher import CeleryPublisher, broker_app
+
+
+def request(i: int) -> dict[str, str]:
+    return {"from": f"+9198{i % 100_000_000:08d}", "to": f"+9197{i % 100_000_000:08d}"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bulk", type=int, default=100_000)
+    parser.add_argument("--single", type=int, default=5_000)
+    args = parser.parse_args()
+    with private_redis() as url:
+        settings = settings_for(url)
+        r = client(url)
+        bulk = Producer(r, settings)
+        batch = [request(i) for i in range(args.bulk)]
+        started = time.perf_counter()
+        ids = bulk.enqueue_many(batch)
+        bulk_s = time.perf_counter() - started
+        assert len(ids) == args.bulk and r.zcard("dialer:due") == args.bulk
+        mem_bulk = int(r.info("memory")["used_memory"])
+        r.flushdb()
+        single = Producer(r, settings, CeleryPublisher(broker_app(url)))
+        started = time.perf_counter()
+        for i in range(args.single):
+            single.enqueue(request(i))
+        single_s = time.perf_counter() - started
+        report("enqueue", {
+            "bulk_calls": args.bulk,
+            "bulk_calls_per_s": args.bulk / bulk_s,
+            "bulk_seconds": bulk_s,
+            "redis_bytes_per_queued_call": mem_bulk / args.bulk,
+            "single_calls": args.single,
+            "single_calls_per_s": args.single / single_s,
+        })
+
+
+if __name__ == "__main__":
+    main()
