@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +16,8 @@ from typing import Any
 import requests
 
 from dialer.embedded import free_port
+from dialer.processes import Child
+from dialer.processes import wait_for as _wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLBACK_SECRET = "test-callback-secret"
@@ -27,64 +25,15 @@ API_TOKEN = "test-api-token"
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
-              interval_s: float = 0.05) -> Any:
+             interval_s: float = 0.05) -> Any:
     """Poll ``condition`` until it returns something truthy, or fail naming ``what``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(interval_s)
+    try:
+        return _wait_for(condition, timeout_s, what, interval_s)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
 
 
-class Proc:
-    """A child process whose combined output is collected in memory."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> None:
-        self.name = name
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(
-            args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True, start_new_session=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_output(self, text: str, timeout_s: float = 30.0) -> None:
-        def seen() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited ({self.proc.returncode}):\n"
-                                     f"{self.output[-4000:]}")
-            return any(text in line for line in self.lines)
-
-        wait_for(seen, timeout_s, f"{self.name} to print {text!r}")
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Kill the whole process group (a prefork worker's children too)."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-        self.proc.wait(30)
-
-    def stop(self, timeout_s: float = 15.0) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self._reader.join(5)
+Proc = Child
 
 
 class Stack:

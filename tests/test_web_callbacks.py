@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dialer.models import AttemptState, CallUpdate
 from dialer.publisher import RESULTS_QUEUE, CeleryPublisher, broker_app
@@ -80,7 +81,8 @@ def test_oversized_body_is_refused(env: Any) -> None:
 
 
 json_value = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=50)
+    st.none() | st.booleans() | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=50)
     | st.sampled_from(["null", "", "completed", "no-answer", "busy", "failed", "answered",
                        "terminal", "in-progress", "exploded"]),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10),

@@ -1,0 +1,83 @@
+"""Child processes started by their own handle (the demo and the tests use this).
+
+Each child runs in its own session so that stopping it stops its children too
+(SIGTERM to the process group, then SIGKILL); its combined output is kept in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
+             interval_s: float = 0.05) -> Any:
+    """Poll ``condition`` until it returns something truthy; ``TimeoutError`` names ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(interval_s)
+
+
+class Child:
+    """A child process whose combined output is collected line by line."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], cwd: Path | None = None
+                 ) -> None:
+        self.name = name
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_output(self, text: str, timeout_s: float = 30.0) -> None:
+        """Wait until a line contains ``text``; fail at once if the child exits."""
+
+        def seen() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n"
+                                   f"{self.output[-4000:]}")
+            return any(text in line for line in self.lines)
+
+        wait_for(seen, timeout_s, f"{self.name} to print {text!r}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole process group and wait for the child."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+        self.proc.wait(30)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """SIGTERM the group; SIGKILL it after ``timeout_s``."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+            except ProcessLookupError:
+                pass
+        self._reader.join(5)
