@@ -139,8 +139,13 @@ class Settings(BaseSettings):
     )
 
     # --- Exotel HTTP -----------------------------------------------------------------
-    http_connect_timeout_s: float = Field(default=3.05, gt=0, le=60)
-    http_read_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    http_connect_timeout_s: float = Field(
+        default=3.05, gt=0, le=60, description="connect timeout of every Exotel request"
+    )
+    http_read_timeout_s: float = Field(
+        default=10.0, gt=0, le=300,
+        description="read timeout; a POST that times out here has an unknown outcome",
+    )
 
     # --- timing of the pipeline ------------------------------------------------------
     dialing_timeout_s: float = Field(
@@ -173,6 +178,9 @@ class Settings(BaseSettings):
     campaign_share: float = Field(
         default=0.8, gt=0, le=1,
         description="share of an account's limit campaigns may use (the rest: single calls)",
+    )
+    campaign_clock_offset_s: float = Field(
+        default=0.0, description="shifts the campaigns' clock (windows, start/end); tests, demos"
     )
     poll_tick_s: float = Field(default=5.0, gt=0, le=600, description="beat period of the poller")
     poll_budget_calls: int = Field(
