@@ -96,6 +96,10 @@ def build_attempt_request(
             ]
     else:
         params["CustomField"] = custom
+        if mode == Mode.CONNECT.value:
+            # Exotel retries a failed first leg 3 times unless told otherwise (seed 000);
+            # the dialer owns retries, so Exotel must not add its own.
+            params["MaxRetries"] = 0
         if url:
             params["StatusCallback"] = url
             params["StatusCallbackContentType"] = "application/json"

@@ -20,10 +20,11 @@ local TERMINAL = {completed=true, busy=true, ['no-answer']=true, failed=true,
 
 # Create a call and its first attempt, unless the idempotency key is already taken.
 # KEYS[1] idem key ('' = none), KEYS[2] call, KEYS[3] attempt, KEYS[4] due,
-# KEYS[5] calls index, KEYS[6] events
+# KEYS[5] calls index, KEYS[6] events, KEYS[7] pending
 # ARGV[1] call id, ARGV[2] attempt id, ARGV[3] account, ARGV[4] mode, ARGV[5] request JSON,
 # ARGV[6] metadata JSON, ARGV[7] idem key, ARGV[8] policy JSON, ARGV[9] events maxlen,
-# ARGV[10] campaign id, ARGV[11] delay before the first attempt (ms; -1 = sent directly),
+# ARGV[10] campaign id, ARGV[11] delay before the first attempt (ms; -1 = the caller
+# publishes its message now: it is marked sent, so the sweeper re-sends it if it is lost),
 # ARGV[12] the caller's CustomField value
 # Returns {call id, created (1|0)}.
 CREATE_CALL = _PRELUDE + """
@@ -39,7 +40,11 @@ redis.call('HSET', KEYS[2], 'id', ARGV[1], 'account', ARGV[3], 'mode', ARGV[4],
 redis.call('HSET', KEYS[3], 'id', ARGV[2], 'call_id', ARGV[1], 'n', 1, 'state', 'pending',
   'created_at', now_ms, 'account', ARGV[3])
 local delay = tonumber(ARGV[11])
-if delay >= 0 then redis.call('ZADD', KEYS[4], now_ms + delay, ARGV[2]) end
+if delay >= 0 then
+  redis.call('ZADD', KEYS[4], now_ms + delay, ARGV[2])
+else
+  redis.call('ZADD', KEYS[7], now_ms, ARGV[2])
+end
 redis.call('ZADD', KEYS[5], now_ms, ARGV[1])
 event(KEYS[6], ARGV[9], 'created', ARGV[1], ARGV[2], 'queued', ARGV[3])
 return {ARGV[1], 1}

@@ -190,7 +190,6 @@ class Producer:
         direct = self.publisher is not None
         (created,) = self.store.create_calls([new], delay_ms=-1 if direct else 0)
         if created.created and self.publisher is not None:
-            self.store.mark_sent([created.attempt_id])
             self.publisher.publish([created.attempt_id])
         return created.call_id
 

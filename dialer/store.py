@@ -100,7 +100,8 @@ class Store:
         """Write calls and first attempts in one pipelined round trip.
 
         ``delay_ms`` ≥ 0 puts each first attempt in the due set (the pump sends it);
-        -1 leaves it to the caller to publish a message and :meth:`mark_sent`.
+        -1 marks it sent: the caller publishes its message at once (if that message is
+        lost, the sweeper sends it again after ``pending_redeliver_s``).
         """
         k = self.keys
         pipe = self.r.pipeline(transaction=False)
@@ -112,7 +113,7 @@ class Store:
             self._create(
                 keys=[
                     k.idem(c.account, c.idem_key) if c.idem_key else "",
-                    k.call(cid), k.attempt(aid), k.due, k.calls, k.events,
+                    k.call(cid), k.attempt(aid), k.due, k.calls, k.events, k.pending,
                 ],
                 args=[
                     cid, aid, c.account, c.mode,

@@ -1,0 +1,119 @@
+"""Pure decisions about a failed exchange: which error class, was it sent, how long to wait.
+
+* :func:`error_class` maps an HTTP status and Exotel's code to the
+  :mod:`dialer.errors` class that says what the caller must do;
+* :func:`never_sent` tells a failure to connect (the request never left) from a failure
+  after sending (Exotel may have acted on it);
+* :func:`parse_retry_after` reads a ``Retry-After`` header (seconds or an HTTP date).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from dialer.errors import (
+    AuthenticationError,
+    DeviceBusyError,
+    ExotelError,
+    ExotelNotFoundError,
+    InvalidRequestError,
+    RateLimitedError,
+    TransientError,
+)
+
+AUTH_CODES = frozenset({1010})  # v3: authentication failed
+DEVICE_BUSY_CODES = frozenset({1012, 10705, 10706})  # v3: user device unavailable / busy
+INVALID_REQUEST_CODES = frozenset({1001, 1002})  # v3: a mandatory or invalid parameter
+RATE_LIMIT_CODES = frozenset({10724})  # v3: too many requests
+
+# requests raises these before anything is written to the socket.
+_PRE_SEND = (
+    requests.exceptions.ConnectTimeout,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidHeader,
+)
+
+
+def _int_code(code: int | str | None) -> int | None:
+    try:
+        return int(code) if code is not None else None
+    except ValueError:
+        return None
+
+
+def error_class(status: int | None, code: int | str | None) -> type[ExotelError]:
+    """The error class for an HTTP ``status`` (or v1 RestException Status) and v3 ``code``."""
+    c = _int_code(code)
+    if status in (401, 403) or c in AUTH_CODES:
+        return AuthenticationError
+    if c in DEVICE_BUSY_CODES:
+        return DeviceBusyError
+    if status == 429 or c in RATE_LIMIT_CODES:
+        return RateLimitedError
+    if c in INVALID_REQUEST_CODES:
+        return InvalidRequestError
+    if status is None or status >= 500:
+        return TransientError
+    if status == 404:
+        return ExotelNotFoundError
+    if 300 <= status < 500:  # a redirect means a wrong base URL: fix the configuration
+        return InvalidRequestError
+    return TransientError
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when ``exc`` proves the request never reached the server.
+
+    That is a connect timeout, an invalid URL, or a connection error caused by a failure to
+    establish the connection (refused, DNS, unreachable). Resets, read timeouts and closed
+    connections after sending return False: the server may have acted.
+    """
+    if isinstance(exc, _PRE_SEND):
+        return True
+    if not isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.ProxyError):
+        return False  # cannot tell a handshake failure from one after sending
+    return _caused_by_new_connection(exc)
+
+
+def _caused_by_new_connection(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        cur = todo.pop()
+        if not isinstance(cur, BaseException) or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, NewConnectionError):  # includes NameResolutionError
+            return True
+        todo.extend(cur.args)
+        todo.extend((getattr(cur, "reason", None), cur.__cause__, cur.__context__))
+    return False
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

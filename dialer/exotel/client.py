@@ -1,0 +1,317 @@
+"""The Exotel HTTP client: place a call (v1 or v3) and read its details.
+
+One pooled ``requests.Session`` per client, HTTP basic auth in the header (never in a
+URL), explicit (connect, read) timeouts on every request, no redirects followed.
+
+Failure policy:
+
+* :meth:`ExotelClient.place` never raises an :class:`~dialer.errors.ExotelError` and never
+  retries: it returns a :class:`PostResult` whose :class:`Outcome` says whether the call
+  was placed, certainly not placed (refused with a 4xx, or never sent), or unknown (the
+  request may have reached Exotel: read timeout, reset after sending, 5xx, a 2xx without
+  a Sid). An unknown outcome must not be redialled blindly.
+* GETs raise the :mod:`dialer.errors` class that says what to do, and are retried
+  ``get_retries`` times with a short backoff on :class:`~dialer.errors.TransientError`.
+* Transport exceptions are not chained to the errors raised: they hold the prepared
+  request, whose headers carry the credentials. Their type and message are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, NamedTuple
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
+
+from dialer import __version__
+from dialer.errors import (
+    AuthenticationError,
+    ExotelError,
+    RateLimitedError,
+    TransientError,
+    ValidationError,
+)
+from dialer.exotel import responses
+from dialer.exotel.classify import error_class, never_sent, parse_retry_after
+from dialer.exotel.models import ConnectToFlow, ConnectTwoNumbers, Request, V3Call
+from dialer.models import CallUpdate
+from dialer.settings import AccountSettings
+
+log = logging.getLogger("dialer.exotel")
+
+_CALL_SID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_MAX_MESSAGE_CHARS = 300
+
+
+class Outcome(StrEnum):
+    PLACED = "placed"  # Exotel returned a call Sid
+    NOT_PLACED = "not_placed"  # refused (4xx incl. 429) or never sent: safe to try again
+    UNKNOWN = "unknown"  # may have reached Exotel: never redial blindly
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What one POST achieved; ``error`` is set unless ``outcome`` is ``PLACED``."""
+
+    outcome: Outcome
+    call_sid: str | None = None
+    error: ExotelError | None = None
+    retry_after_s: float | None = None
+    http_status: int | None = None
+
+
+class LegStatuses(NamedTuple):
+    leg1_status: str | None  # last entry of v3 legs ``from``
+    leg2_status: str | None  # last entry of v3 legs ``to``
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url.rstrip("/"))
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def _decode(resp: requests.Response) -> dict[str, Any] | None:
+    """The parsed body, or ``None`` when it is empty or not Exotel's JSON/XML."""
+    text = resp.content.decode("utf-8", errors="replace")
+    if not text.strip():
+        return None
+    try:
+        return responses.parse_body(text)
+    except responses.MalformedResponseError as exc:
+        log.warning("unparsable %d body from Exotel: %s", resp.status_code, exc)
+        return None
+
+
+class ExotelClient:
+    """A client for one Exotel account; create one per process (or thread) and reuse it."""
+
+    def __init__(
+        self,
+        account: AccountSettings,
+        *,
+        connect_timeout_s: float = 3.05,
+        read_timeout_s: float = 10.0,
+        session: requests.Session | None = None,
+        get_retries: int = 2,
+        get_backoff_s: float = 0.2,
+        pool_maxsize: int = 10,
+    ) -> None:
+        if connect_timeout_s <= 0 or read_timeout_s <= 0:
+            raise ValueError(f"timeouts must be > 0, got {connect_timeout_s}, {read_timeout_s}")
+        self._account = account
+        self._timeout = (connect_timeout_s, read_timeout_s)
+        self._get_retries = max(0, get_retries)
+        self._get_backoff_s = max(0.0, get_backoff_s)
+        self._v1 = _without_userinfo(account.v1_base_url)
+        self._v3 = _without_userinfo(account.v3_base_url)
+        self._sid = quote(account.sid, safe="")
+        self._owns_session = session is None
+        self._session = session if session is not None else self._new_session(pool_maxsize)
+
+    @staticmethod
+    def _new_session(pool_maxsize: int) -> requests.Session:
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_maxsize, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers.update(
+            {"User-Agent": f"exotel-dialer/{__version__}", "Accept": "application/json"}
+        )
+        return session
+
+    def __repr__(self) -> str:
+        return (
+            f"ExotelClient(account={self._account.name!r}, sid={self._account.sid!r}, "
+            f"v1={self._v1!r}, v3={self._v3!r})"
+        )
+
+    def close(self) -> None:
+        """Close the session's pooled connections (only a session this client created)."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> ExotelClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- transport -------------------------------------------------------------------
+
+    def _send(self, method: str, url: str, **kw: Any) -> requests.Response:
+        """One request, logged without credentials; requests exceptions propagate."""
+        auth = HTTPBasicAuth(self._account.api_key, self._account.api_token.get_secret_value())
+        start = time.monotonic()
+        try:
+            resp = self._session.request(
+                method, url, auth=auth, timeout=self._timeout, allow_redirects=False, **kw
+            )
+        except requests.RequestException as exc:
+            elapsed_ms = (time.monotonic() - start) * 1000
+            log.warning("%s %s failed after %.0f ms: %s", method, url, elapsed_ms,
+                        type(exc).__name__)
+            raise
+        elapsed_ms = (time.monotonic() - start) * 1000
+        level = logging.INFO if resp.status_code < 400 else logging.WARNING
+        log.log(level, "%s %s -> %d in %.0f ms", method, url, resp.status_code, elapsed_ms)
+        return resp
+
+    @staticmethod
+    def _transport_error(exc: requests.RequestException, method: str, url: str) -> TransientError:
+        text = str(exc)[:_MAX_MESSAGE_CHARS]
+        return TransientError(f"{type(exc).__name__}: {text}", method=method, url=url)
+
+    @staticmethod
+    def _http_error(
+        resp: requests.Response, info: responses.ErrorInfo | None, method: str, url: str
+    ) -> ExotelError:
+        """The error for a refused request; judged by the body's status when it has one."""
+        status = info.status if info and info.status else resp.status_code
+        code = info.code if info else None
+        message = (info.message if info else None) or resp.reason or f"HTTP {status}"
+        cls = error_class(status, code)
+        kw: dict[str, Any] = {
+            "http_status": resp.status_code, "code": code, "method": method, "url": url,
+        }
+        if cls is RateLimitedError:
+            retry_after_s = parse_retry_after(resp.headers.get("Retry-After"))
+            return RateLimitedError(message[:_MAX_MESSAGE_CHARS], retry_after_s=retry_after_s,
+                                    **kw)
+        return cls(message[:_MAX_MESSAGE_CHARS], **kw)
+
+    # --- POST ------------------------------------------------------------------------
+
+    def place(self, request: Request) -> PostResult:
+        """POST one call request; never retried, never raises for what Exotel answers."""
+        url, kw, sid_of = self._post_target(request)
+        try:
+            resp = self._send("POST", url, **kw)
+        except requests.RequestException as exc:
+            outcome = Outcome.NOT_PLACED if never_sent(exc) else Outcome.UNKNOWN
+            return PostResult(outcome, error=self._transport_error(exc, "POST", url))
+        return self._judge_post(resp, url, sid_of)
+
+    def _post_target(
+        self, request: Request
+    ) -> tuple[str, dict[str, Any], Callable[[Mapping[str, Any]], str | None]]:
+        if isinstance(request, V3Call):
+            url = f"{self._v3}/v3/accounts/{self._sid}/calls"
+            return url, {"json": request.to_json()}, responses.v3_call_sid
+        url = f"{self._v1}/v1/Accounts/{self._sid}/Calls/connect.json"
+        if isinstance(request, ConnectToFlow):
+            return url, {"data": request.to_form(self._account.sid)}, responses.v1_call_sid
+        if isinstance(request, ConnectTwoNumbers):
+            return url, {"data": request.to_form()}, responses.v1_call_sid
+        raise TypeError(f"not an Exotel request: {type(request).__name__}")
+
+    def _judge_post(
+        self, resp: requests.Response, url: str,
+        sid_of: Callable[[Mapping[str, Any]], str | None],
+    ) -> PostResult:
+        body = _decode(resp)
+        info = responses.error_info(body) if body is not None else None
+        status = resp.status_code
+        if 200 <= status < 300:
+            if info is None or not info.status or info.status < 400:
+                call_sid = sid_of(body) if body is not None else None
+                if call_sid:
+                    return PostResult(Outcome.PLACED, call_sid=call_sid, http_status=status)
+                no_sid = TransientError("a 2xx answer without a call Sid", http_status=status,
+                                        method="POST", url=url)
+                return PostResult(Outcome.UNKNOWN, error=no_sid, http_status=status)
+            status = info.status  # a 200 carrying a RestException: judged by its Status
+        error = self._http_error(resp, info, "POST", url)
+        refused = 300 <= status < 500
+        retry_after_s = error.retry_after_s if isinstance(error, RateLimitedError) else None
+        return PostResult(
+            Outcome.NOT_PLACED if refused else Outcome.UNKNOWN,
+            error=error, retry_after_s=retry_after_s, http_status=resp.status_code,
+        )
+
+    # --- GET -------------------------------------------------------------------------
+
+    def _get(self, url: str, parse: Callable[[dict[str, Any]], Any]) -> Any:
+        """GET and parse a body, retrying transient failures; raise the error class."""
+        for attempt in range(self._get_retries + 1):
+            try:
+                return parse(self._get_once(url))
+            except responses.MalformedResponseError as exc:
+                error = TransientError(str(exc), http_status=200, method="GET", url=url)
+            except TransientError as exc:
+                error = exc
+            if attempt >= self._get_retries:
+                raise error
+            delay_s = self._get_backoff_s * (2**attempt)
+            log.info("GET %s: %s; retry %d in %.2f s", url, error.message, attempt + 1, delay_s)
+            time.sleep(delay_s)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _get_once(self, url: str) -> dict[str, Any]:
+        try:
+            resp = self._send("GET", url)
+        except requests.RequestException as exc:
+            raise self._transport_error(exc, "GET", url) from None
+        body = _decode(resp)
+        info = responses.error_info(body) if body is not None else None
+        if not 200 <= resp.status_code < 300 or (info and info.status and info.status >= 400):
+            raise self._http_error(resp, info, "GET", url)
+        if body is None:
+            raise TransientError("a 2xx answer without a readable body",
+                                 http_status=resp.status_code, method="GET", url=url)
+        return body
+
+    def _call_path(self, call_sid: str) -> str:
+        if not isinstance(call_sid, str) or not _CALL_SID.match(call_sid):
+            raise ValidationError(f"call_sid: {call_sid!r} is not a call Sid", field="call_sid")
+        return quote(call_sid, safe="")
+
+    def get_call(self, call_sid: str, *, details: bool = True) -> CallUpdate:
+        """v1 call details (with leg statuses when ``details``) as a poll update."""
+        path = self._call_path(call_sid)
+        url = f"{self._v1}/v1/Accounts/{self._sid}/Calls/{path}.json"
+        if details:
+            url += "?details=true"
+        update: CallUpdate = self._get(url, responses.call_update_v1)
+        return update
+
+    def get_call_v3(self, call_sid: str) -> CallUpdate:
+        """v3 call details as a poll update (no leg statuses: see :meth:`get_legs_v3`)."""
+        url = f"{self._v3}/v3/accounts/{self._sid}/calls/{self._call_path(call_sid)}"
+        update: CallUpdate = self._get(url, responses.call_update_v3)
+        return update
+
+    def get_legs_v3(self, call_sid: str) -> LegStatuses:
+        """v3 legs: the status of the last ``from`` leg and of the last ``to`` leg."""
+        url = f"{self._v3}/v3/accounts/{self._sid}/calls/{self._call_path(call_sid)}/legs"
+        leg1, leg2 = self._get(url, responses.leg_statuses_v3)
+        return LegStatuses(leg1, leg2)
+
+    def get_call_v3_with_legs(self, call_sid: str) -> CallUpdate:
+        """v3 call details merged with the leg statuses.
+
+        A failure of the legs request (the legs API must be enabled per account) leaves the
+        leg statuses unknown (``None``) instead of failing the poll, except authentication
+        and rate-limit errors, which propagate.
+        """
+        update = self.get_call_v3(call_sid)
+        try:
+            legs = self.get_legs_v3(call_sid)
+        except (AuthenticationError, RateLimitedError):
+            raise
+        except ExotelError as exc:
+            log.warning("legs of %s unavailable: %s", call_sid, exc)
+            return update
+        return responses.with_legs(update, legs.leg1_status, legs.leg2_status)
