@@ -149,7 +149,8 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
         store.release(attempt_id, claim, _jitter_ms(ctx, s.agent_busy_wait_s), "agent busy")
         return "waiting:agent"
     try:
-        decision = ctx.limiter.acquire(ctx.store.keys.ratelimit(account))
+        rl_key = ctx.store.keys.ratelimit(account)
+        decision = ctx.limiter.acquire(rl_key)
     except RedisUnavailableError:
         log.warning("rate limiter unavailable; attempt %s waits for the sweeper", attempt_id)
         return "waiting:redis"
@@ -165,7 +166,10 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
         return "rejected:invalid"
     if not store.mark_posting(attempt_id, claim):
         return "skipped:lost-claim"
-    result = client.place(request)
+    try:
+        result = client.place(request)
+    finally:
+        ctx.limiter.confirm(rl_key, decision.member)
     return _record(ctx, attempt_id, claim, account, agent, result)
 
 

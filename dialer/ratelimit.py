@@ -5,6 +5,12 @@ workers cannot let more than ``limit`` admissions into any window of ``window_s`
 the log keeps every admission of the last window (microseconds) and admits only while
 it holds fewer than ``limit`` entries. When Redis errors, nothing is admitted
 (fail closed): :meth:`SlidingWindowLimiter.acquire` raises ``RedisUnavailableError``.
+
+Exotel counts a request when it arrives, a little after we admitted it. After the
+request, :meth:`SlidingWindowLimiter.confirm` moves its entry to the time the answer came
+back (later than the arrival), so an entry leaves the log only after its request's
+arrival has left the window: the limit then holds by Exotel's arrival times too, without
+a margin, as long as a request takes less than the window.
 """
 
 from __future__ import annotations
@@ -40,11 +46,21 @@ return {0, now, wait}
 """
 
 
+# Move an admitted entry to now (only if it is still in the log).
+# KEYS[1] = the log; ARGV[1] = the member. Returns 1 when moved.
+_CONFIRM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+return redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1])
+"""
+
+
 @dataclass(frozen=True)
 class Decision:
     admitted: bool
     now_us: int  # Redis's clock at the decision, µs
     wait_s: float  # 0 when admitted, else how long until a slot may free
+    member: str = ""  # the log entry, for :meth:`SlidingWindowLimiter.confirm`
 
 
 class SlidingWindowLimiter:
@@ -59,6 +75,7 @@ class SlidingWindowLimiter:
         self.limit = limit
         self.window_us = int(window_s * 1_000_000)
         self._script = client.register_script(_ACQUIRE)
+        self._confirm = client.register_script(_CONFIRM)
 
     def acquire(self, key: str) -> Decision:
         """Try to take a slot now. Raises ``RedisUnavailableError`` (fail closed)."""
@@ -69,7 +86,17 @@ class SlidingWindowLimiter:
             )
         except (redis.RedisError, OSError) as exc:
             raise RedisUnavailableError(f"rate limiter unavailable: {exc}") from exc
-        return Decision(bool(int(admitted)), int(now_us), int(wait_us) / 1e6)
+        return Decision(bool(int(admitted)), int(now_us), int(wait_us) / 1e6, member)
+
+    def confirm(self, key: str, member: str) -> None:
+        """The admitted request is done: its entry now counts from this moment.
+
+        Best effort: if Redis errors the entry keeps its admission time.
+        """
+        try:
+            self._confirm(keys=[key], args=[member])
+        except (redis.RedisError, OSError):
+            pass
 
     def in_window(self, key: str) -> int:
         """How many admissions the log holds now (for reports)."""

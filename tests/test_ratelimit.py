@@ -91,3 +91,14 @@ def test_bad_arguments_are_refused(r: redis.Redis) -> None:
         SlidingWindowLimiter(r, 0, 1.0)
     with pytest.raises(ValueError, match="window_s"):
         SlidingWindowLimiter(r, 1, 0)
+
+
+def test_confirm_moves_the_entry_to_the_end_of_the_request(r: redis.Redis) -> None:
+    limiter = SlidingWindowLimiter(r, 2, 10.0)
+    first = limiter.acquire("k")
+    before = r.zscore("k", first.member)
+    limiter.confirm("k", first.member)
+    after = r.zscore("k", first.member)
+    assert before is not None and after is not None and after >= before
+    limiter.confirm("k", "not-there")  # never adds an entry
+    assert r.zcard("k") == 1
