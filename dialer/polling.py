@@ -61,7 +61,8 @@ def _poll_one(
     budget: SlidingWindowLimiter, zset: str, aid: str, report: PollReport,
 ) -> None:
     attempt = store.hash(store.keys.attempt(aid))
-    if not attempt or is_terminal(attempt.get("state", "")):
+    final = is_terminal(attempt.get("state", ""))
+    if not attempt or (final and not needs_fill(attempt)):
         store.r.zrem(zset, aid)
         return
     sid = attempt.get("call_sid")
@@ -96,13 +97,16 @@ def _poll_one(
     applied = reconcile(store, settings, aid, update)
     if applied.changed:
         report.updated += 1
-    if applied.became_terminal and not (update.duration_s is not None and update.price):
-        # Duration and Price arrive about two minutes after the end: look once more.
-        store.r.zadd(store.keys.active, {aid: store.now_ms() + interval_ms_fill(settings)})
+    if final:  # that was the one look for Duration / Price after the end
+        store.r.hset(store.keys.attempt(aid), "fill_polled", "1")
+        store.r.zrem(zset, aid)
 
 
-def interval_ms_fill(settings: Settings) -> int:
-    return int(max(settings.poll_interval_s, 150.0) * 1000)
+def needs_fill(attempt: dict[str, str]) -> bool:
+    """A final attempt still missing Duration or Price gets one more look."""
+    return bool(attempt.get("call_sid")) and not attempt.get("fill_polled") and not (
+        attempt.get("duration_s") and attempt.get("price")
+    )
 
 
 def _expire_unknown(

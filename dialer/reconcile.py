@@ -77,8 +77,13 @@ def reconcile(
     applied = store.apply_update(
         attempt_id, update, final, decision, poll_after_ms=int(settings.poll_interval_s * 1000)
     )
-    if applied.became_terminal and call["mode"] == Mode.CONNECT.value:
-        agent = json.loads(call["request"]).get("From")
-        if agent:
-            store.agent_release(call["account"], str(agent), attempt_id)
+    if applied.became_terminal:
+        if call["mode"] == Mode.CONNECT.value:
+            agent = json.loads(call["request"]).get("From")
+            if agent:
+                store.agent_release(call["account"], str(agent), attempt_id)
+        if update.duration_s is None or update.price is None:
+            # Duration and Price arrive about two minutes after the end: look once more.
+            store.r.zadd(store.keys.active,
+                         {attempt_id: store.now_ms() + int(settings.fill_poll_after_s * 1000)})
     return applied

@@ -182,6 +182,10 @@ class Settings(BaseSettings):
     campaign_clock_offset_s: float = Field(
         default=0.0, description="shifts the campaigns' clock (windows, start/end); tests, demos"
     )
+    fill_poll_after_s: float = Field(
+        default=150.0, gt=0,
+        description="a call that ended without Duration/Price is polled once more after this",
+    )
     poll_tick_s: float = Field(default=5.0, gt=0, le=600, description="beat period of the poller")
     poll_budget_calls: int = Field(
         default=100, ge=1, description="call-detail GETs per account per poll budget window"

@@ -54,12 +54,23 @@ def run(redis_url: str, sim: Simulator, tmp_path: Any, n: int) -> tuple[Store, l
         store = Store(client, Keys())
         try:
             wait_for(lambda: all_final(store, ids), 240, f"{n} calls final", interval_s=0.5)
+            wait_for(lambda: durations_filled(store, ids), 60, "Duration and Price filled",
+                     interval_s=0.5)
         except AssertionError:
             print(stack.dump())
             raise
         return store, ids
     finally:
         stack.stop()
+
+
+def durations_filled(store: Store, ids: list[str]) -> bool:
+    """Every answered attempt has Duration and Price (they arrive after the end)."""
+    for cid in ids:
+        for a in store.attempts_of(cid):
+            if a["state"] == "completed" and not (a.get("duration_s") and a.get("price")):
+                return False
+    return True
 
 
 def check_against_truth(sim: Simulator, store: Store, ids: list[str]) -> None:
