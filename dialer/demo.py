@@ -16,7 +16,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 import redis
@@ -88,7 +88,8 @@ def _env(redis_url: str, sim_url: str, web_url: str) -> dict[str, str]:
 
 
 def _settings(env: dict[str, str]) -> Settings:
-    values = {k[len("DIALER_"):].lower(): v for k, v in env.items() if k.startswith("DIALER_")}
+    values: dict[str, Any] = {k[len("DIALER_"):].lower(): v for k, v in env.items()
+                              if k.startswith("DIALER_")}
     values["accounts"] = json.loads(values["accounts"])
     return Settings(**values)
 
@@ -169,7 +170,8 @@ def _report(console: Console, store: Store, sim: Simulator, ids: list[str],
     accepted = [r["arrival_time"] for r in posts if r.get("status_code") == 200]
     http_429 = sum(1 for r in posts if r.get("status_code") == 429)
     waits = sum(int(a.get("http_429", 0) or 0) for v in views for a in v["attempts"])
-    events = store.r.xrange(store.keys.events, "-", "+")
+    events = cast(list[tuple[str, dict[str, str]]],
+                  store.r.xrange(store.keys.events, "-", "+"))
     rate_waits = sum(1 for _, e in events if e.get("detail") == "rate limit")
     peak = _max_in_window(accepted, LIMIT_WINDOW_S)
     report = workdir / "report.csv"
