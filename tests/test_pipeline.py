@@ -219,3 +219,39 @@ def test_accept_then_drop_is_unknown_and_not_redialled(redis_url: str, sim: Simu
     sim.wait_idle(10)
     assert len(call_posts(sim)) == 1
     assert len(store.attempts_of(dropped)) == 1
+
+
+def test_one_agent_is_in_one_call_at_a_time(redis_url: str, sim: Simulator,
+                                            stack_factory: Any) -> None:
+    stack = stack_factory()
+    stack.start_all()
+    producer = producer_for(stack)
+    ids = [producer.enqueue({"from": agent(11), "to": customer(20 + i)}) for i in range(4)]
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True), Keys())
+    wait_for(lambda: all_final(store, ids), 60, "all calls final")
+    spans = sorted((c["created_at"], c["ended_at"]) for c in sim.calls())
+    assert len(spans) == 4
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert start >= end, spans  # the next call began after the previous one ended
+    waits = [e for _, e in store.r.xrange(store.keys.events) if e["detail"] == "agent busy"]
+    assert waits  # the others waited in the due set
+
+
+def test_state_changes_reach_a_consumer_group(redis_url: str, sim: Simulator,
+                                              stack_factory: Any) -> None:
+    stack = stack_factory()
+    stack.start_all()
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.xgroup_create("dialer:events", "crm", id="0", mkstream=True)
+    call_id = producer_for(stack).enqueue({"from": agent(12), "to": customer(12)})
+
+    def seen_completed() -> bool:
+        batch = client.xreadgroup("crm", "c1", {"dialer:events": ">"}, count=100, block=100)
+        for _, entries in batch or []:
+            for entry_id, fields in entries:
+                client.xack("dialer:events", "crm", entry_id)
+                if fields["call_id"] == call_id and fields["type"] == "completed":
+                    return True
+        return False
+
+    wait_for(seen_completed, 60, "the completed event")
