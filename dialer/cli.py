@@ -223,6 +223,29 @@ def status_cmd(ctx: click.Context, call_id: str, as_json: bool) -> None:
     console.print(table)
 
 
+@main.command("unknown")
+@click.pass_context
+def unknown_cmd(ctx: click.Context) -> None:
+    """List calls whose outcome stayed unknown (never redialled: check them by hand)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dialer.keys import Keys
+    from dialer.status import iso_ms
+    from dialer.store import Store, call_id_of
+
+    settings = _settings(ctx)
+    store = Store(_redis(ctx, settings), Keys(settings.key_prefix))
+    table = Table("call id", "attempt", "since", "status", "detail")
+    looking = store.zset_items(store.keys.unknown)
+    for label, rows in (("given up", store.unresolved()), ("still looking up", looking)):
+        for aid, _ in rows:
+            attempt = store.hash(store.keys.attempt(aid))
+            table.add_row(call_id_of(aid), aid, iso_ms(attempt.get("outcome_at")) or "",
+                          label, attempt.get("detail", ""))
+    Console().print(table)
+
+
 def _register_subcommands() -> None:
     """Command groups that live beside the concept they drive."""
     import importlib

@@ -50,6 +50,10 @@ class Keys:
         return f"{self.prefix}:unknown"  # zset: unknown attempt id → time to look it up (ms)
 
     @property
+    def unresolved(self) -> str:
+        return f"{self.prefix}:unresolved"  # zset: unknown attempts given up on (ms)
+
+    @property
     def calls(self) -> str:
         return f"{self.prefix}:calls"  # zset: call id → created (ms), for listing
 

@@ -117,7 +117,7 @@ def _expire_unknown(
         return
     since = int(attempt.get("outcome_at") or 0)
     if store.now_ms() - since > settings.unknown_deadline_s * 1000:
-        store.r.zrem(zset, aid)
+        store.give_up_unknown(aid, f"no callback and no lookup in {settings.unknown_deadline_s}s")
         report.expired_unknown += 1
         log.warning("attempt %s stays unknown: no callback and no lookup in %ss", aid,
                     settings.unknown_deadline_s)

@@ -16,7 +16,7 @@ _ATTEMPT_FIELDS = (
 _TIMES = ("created_at", "claimed_at", "posting_at", "outcome_at", "terminal_at")
 
 
-def _iso(ms: str | None) -> str | None:
+def iso_ms(ms: str | None) -> str | None:
     if not ms:
         return None
     return datetime.fromtimestamp(int(ms) / 1000, UTC).isoformat(timespec="milliseconds")
@@ -28,7 +28,7 @@ def call_view(store: Store, call_id: str) -> dict[str, Any]:
     attempts = []
     for a in store.attempts_of(call_id):
         view: dict[str, Any] = {k: a[k] for k in _ATTEMPT_FIELDS if a.get(k)}
-        view.update({k: _iso(a.get(k)) for k in _TIMES if a.get(k)})
+        view.update({k: iso_ms(a.get(k)) for k in _TIMES if a.get(k)})
         attempts.append(view)
     return {
         "id": call["id"],
@@ -42,6 +42,6 @@ def call_view(store: Store, call_id: str) -> dict[str, Any]:
         "metadata": json.loads(call.get("metadata") or "{}"),
         "idempotency_key": call.get("idem_key") or None,
         "campaign_id": call.get("campaign_id") or None,
-        "created_at": _iso(call.get("created_at")),
-        "ended_at": _iso(call.get("ended_at")),
+        "created_at": iso_ms(call.get("created_at")),
+        "ended_at": iso_ms(call.get("ended_at")),
     }

@@ -281,6 +281,27 @@ class Store:
             args=[attempt_id, reason[:200], EVENTS_MAXLEN],
         )))
 
+    def give_up_unknown(self, attempt_id: str, reason: str) -> None:
+        """Stop looking up an unknown attempt: it stays ``unknown`` and is reported."""
+        k = self.keys
+        now = self.now_ms()
+        pipe = self.r.pipeline(transaction=True)
+        pipe.zrem(k.unknown, attempt_id)
+        pipe.zadd(k.unresolved, {attempt_id: now})
+        pipe.xadd(k.events, {"type": "unresolved", "call_id": call_id_of(attempt_id),
+                             "attempt_id": attempt_id, "state": "unknown", "detail": reason,
+                             "at_ms": now}, maxlen=EVENTS_MAXLEN, approximate=True)
+        pipe.execute()
+
+    def unresolved(self) -> list[tuple[str, int]]:
+        """Unknown attempts given up on, oldest first: (attempt id, when, ms)."""
+        return self.zset_items(self.keys.unresolved)
+
+    def zset_items(self, key: str) -> list[tuple[str, int]]:
+        """A whole sorted set as (member, score) pairs, lowest score first."""
+        rows = cast(list[tuple[str, float]], self.r.zrange(key, 0, -1, withscores=True))
+        return [(str(member), int(score)) for member, score in rows]
+
     def take_expired(self, zset: str, max_count: int, push_back_ms: int) -> list[str]:
         """Members of ``zset`` whose time has come; their score moves ``push_back_ms`` on."""
         return list(self._take_expired(keys=[zset], args=[max_count, push_back_ms]))

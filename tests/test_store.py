@@ -160,3 +160,14 @@ def test_agent_is_held_by_one_call_at_a_time(store: Store) -> None:
     assert not store.agent_acquire("main", "+919810000010", "b-1", 1, 60_000)
     store.agent_release("main", "+919810000010", "a-1")
     assert store.agent_acquire("main", "+919810000010", "b-1", 1, 60_000)
+
+
+def test_given_up_unknown_attempts_are_reported(store: Store) -> None:
+    _, aid = new(store)
+    token, _ = store.claim(aid)
+    assert token and store.mark_posting(aid, token)
+    store.record_outcome(aid, token, AttemptState.UNKNOWN, detail="read timeout")
+    store.give_up_unknown(aid, "no callback")
+    assert [a for a, _ in store.unresolved()] == [aid]
+    assert store.get_attempt(aid)["state"] == "unknown"
+    assert store.r.zscore(store.keys.unknown, aid) is None

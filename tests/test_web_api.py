@@ -95,3 +95,23 @@ def test_cli_status_shows_the_call(tc: TestClient, redis_url: str,
     missing = runner.invoke(main, ["status", "nope"])
     assert missing.exit_code == 4 and "unknown call id" in missing.output
     assert "tok-SECRET" not in res.output + table.output + missing.output
+
+
+def test_cli_unknown_lists_calls_given_up_on(redis_url: str, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    from dialer.models import AttemptState
+    from dialer.store import NewCall, Store
+
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
+    (c,) = store.create_calls([NewCall("main", "connect", {"From": "+919810000010"}, {})],
+                              delay_ms=0)
+    token, _ = store.claim(c.attempt_id)
+    assert token and store.mark_posting(c.attempt_id, token)
+    store.record_outcome(c.attempt_id, token, AttemptState.UNKNOWN, detail="read timeout")
+    store.give_up_unknown(c.attempt_id, "no callback")
+    monkeypatch.setenv("DIALER_REDIS_URL", redis_url)
+    monkeypatch.setenv("DIALER_ACCOUNTS", json.dumps(ACCOUNTS))
+    monkeypatch.setenv("COLUMNS", "200")
+    res = CliRunner().invoke(main, ["unknown"])
+    assert res.exit_code == 0, res.output
+    assert c.call_id in res.output and "given up" in res.output
