@@ -14,7 +14,7 @@ import hmac
 from typing import Annotated, Any
 
 import redis
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -112,6 +112,18 @@ def _api_routes(
             return await run_in_threadpool(call_view, store, call_id)
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from None
+
+    @app.get("/v1/calls", dependencies=[Depends(require_token)])
+    async def find_call(
+        idempotency_key: Annotated[str, Query(min_length=1, max_length=128)],
+        account: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> dict[str, Any]:
+        """The call enqueued with an idempotency key (e.g. by ``dialer.enqueue_call``)."""
+        name = account or (settings.accounts[0].name if settings.accounts else "")
+        call_id = await run_in_threadpool(store.r.get, store.keys.idem(name, idempotency_key))
+        if not call_id:
+            raise HTTPException(404, f"no call with idempotency key {idempotency_key!r}")
+        return await run_in_threadpool(call_view, store, str(call_id))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -39,6 +39,10 @@ def test_post_and_get_a_call(tc: TestClient, r: redis.Redis) -> None:
                                        "idempotency_key": "k1"}, headers=AUTH)
     assert again.json()["call_id"] == call_id
     assert r.llen(CALLS_QUEUE) == 1
+    found = tc.get("/v1/calls", params={"idempotency_key": "k1"}, headers=AUTH).json()
+    assert found["id"] == call_id
+    assert tc.get("/v1/calls", params={"idempotency_key": "nope"}, headers=AUTH
+                  ).status_code == 404
     view = tc.get(f"/v1/calls/{call_id}", headers=AUTH).json()
     assert view["state"] == "queued" and view["attempts"][0]["state"] == "pending"
     assert view["request"]["To"] == "+919820000010"
