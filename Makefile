@@ -31,3 +31,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .dialer .pytest_cache .mypy_cache .ruff_cache
+
+# Flower's tasks page after a few simulated calls, as docs/flower-tasks.png (needs Chromium).
+.PHONY: screenshot
+screenshot: $(STAMP)
+	$(BIN)/python scripts/screenshot_flower.py

@@ -80,7 +80,8 @@ class Settings(BaseSettings):
 
     # --- Redis -----------------------------------------------------------------------
     redis_url: str = Field(
-        default="", description="Redis URL; empty = start the bundled redis-server"
+        default="", repr=False,  # it may hold a password
+        description="Redis URL; empty = start the bundled redis-server",
     )
     redis_data_dir: Path = Field(
         default=Path(".dialer/redis"), description="AOF data directory of the bundled Redis"

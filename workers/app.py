@@ -69,7 +69,8 @@ def create_app(settings: Settings) -> Celery:
             },
         },
     )
-    app.conf.dialer_settings = settings
+    # Kept off app.conf: workers report their conf (to Flower, `celery inspect conf`).
+    app.dialer_settings = settings
     return app
 
 

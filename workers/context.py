@@ -34,7 +34,7 @@ _ctx: WorkerContext | None = None
 
 
 def build(app: Celery) -> WorkerContext:
-    settings: Settings = app.conf.dialer_settings
+    settings: Settings = app.dialer_settings
     client = redis.Redis.from_url(
         settings.redis_url, decode_responses=True,
         socket_connect_timeout=settings.redis_connect_timeout_s,

@@ -1,0 +1,122 @@
+"""Every Procfile line starts under honcho, as written, and answers.
+
+Each line runs as ``honcho start -f Procfile <name>`` in an empty working directory (no
+``.env``), with ``DIALER_*`` set as in :mod:`tests.stack` and ``DIALER_REDIS_URL`` on the
+test Redis; it is stopped by its handle, and every process honcho started is gone after.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+import requests
+
+from dialer.embedded import free_port
+from tests.stack import ROOT, Proc, Stack, wait_for
+
+pytest.importorskip("honcho")
+
+PROCFILE = ROOT / "Procfile"
+BIN = Path(sys.executable).parent
+
+
+def procfile_lines() -> dict[str, str]:
+    lines = {}
+    for line in PROCFILE.read_text().splitlines():
+        if m := re.match(r"^([A-Za-z0-9_-]+):\s*(.+)$", line):
+            lines[m.group(1)] = m.group(2)
+    return lines
+
+
+def test_the_procfile_has_the_four_process_types() -> None:
+    lines = procfile_lines()
+    assert list(lines) == ["web", "worker", "beat", "flower"]
+    assert all("dialer " in cmd for cmd in lines.values())
+    assert "${PORT" in lines["web"]
+
+
+def _answers(proc: Proc, url: str) -> bool:
+    if proc.proc.poll() is not None:
+        raise AssertionError(f"{proc.name} exited ({proc.proc.returncode}):\n{proc.output}")
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _children(proc: Proc) -> list[int]:
+    """Pids honcho reports for the processes it started ("web.1 started (pid=123)")."""
+    return [int(p) for p in re.findall(r"started \(pid=(\d+)\)", proc.output)]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie waiting for honcho's reaper counts as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().split(") ", 1)[-1].startswith("Z")
+
+
+def _all_gone(pids: list[int]) -> bool:
+    return all(_gone(pid) for pid in pids)
+
+
+@pytest.fixture()
+def honcho(redis_url: str, tmp_path: Path) -> Iterator[Callable[[str, dict[str, str]], Proc]]:
+    started: list[Proc] = []
+    base_env = Stack(redis_url, "http://127.0.0.1:9", tmp_path).env
+    base_env["PATH"] = f"{BIN}{os.pathsep}{base_env.get('PATH', '')}"
+
+    def start(name: str, env: dict[str, str]) -> Proc:
+        args = [str(BIN / "honcho"), "start", "--no-colour", "-f", str(PROCFILE),
+                "-d", str(tmp_path), name]
+        proc = Proc(f"honcho {name}", args, {**base_env, **env}, tmp_path)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop(timeout_s=20)  # SIGTERM to honcho; it SIGTERMs each child's group
+        children = _children(proc)
+        for pid in children:  # never leave one behind, even if honcho was killed
+            if not _gone(pid):
+                os.killpg(pid, signal.SIGKILL)
+        assert children, proc.output
+        wait_for(partial(_all_gone, children), 10, "honcho's children to exit")
+
+
+def test_web_answers_healthz_on_port(honcho: Callable[[str, dict[str, str]], Proc]) -> None:
+    port = free_port()
+    proc = honcho("web", {"PORT": str(port)})
+    wait_for(lambda: _answers(proc, f"http://127.0.0.1:{port}/healthz"), 30,
+             "the web line to answer /healthz")
+
+
+def test_worker_gets_ready(honcho: Callable[[str, dict[str, str]], Proc]) -> None:
+    proc = honcho("worker", {})
+    proc.wait_output("ready.", 60)
+    assert "worker.1@" in proc.output
+
+
+def test_beat_starts_in_a_fresh_directory(honcho: Callable[[str, dict[str, str]], Proc],
+                                          tmp_path: Path) -> None:
+    proc = honcho("beat", {})
+    proc.wait_output("beat: Starting", 60)
+    wait_for(lambda: any((tmp_path / ".dialer").glob("celerybeat-schedule*")), 10,
+             "beat's schedule file")
+
+
+def test_flower_answers_on_its_port(honcho: Callable[[str, dict[str, str]], Proc]) -> None:
+    port = free_port()
+    proc = honcho("flower", {"FLOWER_PORT": str(port)})
+    wait_for(lambda: _answers(proc, f"http://127.0.0.1:{port}/"), 30,
+             "the flower line to answer")
