@@ -1,0 +1,70 @@
+"""Import 100,000 contacts into a campaign; print one JSON line: speed and Redis memory.
+
+    python -m bench.bench_campaign_import [ROWS]
+
+Uses ``DIALER_BENCH_REDIS_URL`` when set (a database it may flush), else the bundled
+redis-server in a temporary directory. Memory per pending contact is Redis's
+``used_memory`` growth divided by the contacts imported (the contacts hash + zone queue).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from dialer.campaigns.lifecycle import Lifecycle
+from dialer.embedded import EmbeddedRedis
+from dialer.settings import load_settings
+
+ACCOUNT = {"name": "main", "sid": "AC_BENCH", "api_key": "k", "api_token": "t",
+           "caller_id": "08030752400"}
+
+
+def make_csv(rows: int, names: bool) -> bytes:
+    header = "number,name\n" if names else "number\n"
+    body = "".join(f"+9198{i:08d}" + (f",Customer {i}\n" if names else "\n")
+                   for i in range(rows))
+    return (header + body).encode()
+
+
+def run(url: str, rows: int) -> dict[str, Any]:
+    client = redis.Redis.from_url(url, decode_responses=True)
+    client.flushdb()
+    life = Lifecycle.connect(client, load_settings(redis_url=url, accounts=[ACCOUNT]))
+    out: dict[str, Any] = {"bench": "campaign_import", "rows": rows}
+    for label, names in (("with_names", True), ("numbers_only", False)):
+        data = make_csv(rows, names)
+        cid = life.create({"name": f"bench {label}", "app_id": "1"})
+        gc.collect()
+        before = int(client.info("memory")["used_memory"])
+        start = time.perf_counter()
+        report = life.import_contacts(cid, data)
+        seconds = time.perf_counter() - start
+        after = int(client.info("memory")["used_memory"])
+        out[label] = {"imported": report.imported, "seconds": round(seconds, 2),
+                      "rows_per_s": round(rows / seconds),
+                      "redis_bytes_per_contact": round((after - before) / report.imported, 1)}
+    client.flushdb()
+    return out
+
+
+def main() -> None:
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    url = os.environ.get("DIALER_BENCH_REDIS_URL", "")
+    if url:
+        print(json.dumps(run(url, rows)))
+        return
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp)) as server:
+        print(json.dumps(run(f"redis://{server.host}:{server.port}/0", rows)))
+
+
+if __name__ == "__main__":
+    main()

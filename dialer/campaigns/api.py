@@ -1,0 +1,153 @@
+"""``/v1/campaigns…`` over HTTP, behind the API's bearer token (``settings.api_token``).
+
+* ``POST /v1/campaigns`` — a campaign spec; optional ``contacts`` (JSON list) and
+  ``start`` (bool) beside it → 201 ``{id, state, import}``
+* ``POST /v1/campaigns/{id}/contacts`` — CSV (``text/csv``) or JSON → the import report
+* ``GET /v1/campaigns`` · ``GET /v1/campaigns/{id}`` (counts, progress)
+* ``POST /v1/campaigns/{id}/start|pause|resume|cancel``
+* ``GET /v1/campaigns/{id}/report.csv`` — one row per contact, every attempt's outcome
+* ``POST /v1/campaigns/{id}/dnc`` · ``POST /v1/dnc`` — ``{"numbers": [...]}``
+
+Errors: 401 token, 404 unknown campaign, 409 not allowed in the campaign's state,
+413 body too large, 422 invalid input.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import redis
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from dialer.campaigns.lifecycle import Lifecycle
+from dialer.campaigns.models import CampaignStateError
+from dialer.campaigns.repo import describe
+from dialer.campaigns.report import contact_rows, csv_chunks, summary
+from dialer.errors import NotFoundError, ValidationError
+from dialer.phone import normalize
+from dialer.settings import Settings
+
+MAX_SPEC_BYTES = 8 * 1024 * 1024  # a spec with inline contacts
+MAX_IMPORT_BYTES = 32 * 1024 * 1024  # ~ 1 million CSV rows
+T = TypeVar("T")
+
+
+async def _run(fn: Callable[..., T], *args: Any) -> T:
+    try:
+        return await run_in_threadpool(fn, *args)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except CampaignStateError as exc:
+        raise HTTPException(409, str(exc)) from None
+    except ValidationError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+async def _json(request: Request, cap: int) -> Any:
+    from dialer.web import read_capped
+
+    try:
+        return json.loads(await read_capped(request, cap) or b"null")
+    except ValueError as exc:
+        raise HTTPException(422, f"body is not valid JSON: {exc}") from None
+
+
+def _numbers(data: Any) -> list[str]:
+    items = data.get("numbers") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ValidationError('expected {"numbers": ["+91…", …]}', field="numbers")
+    return [normalize(str(n), field=f"numbers[{i}]") for i, n in enumerate(items)]
+
+
+def _token_check(api_token: str) -> Callable[..., None]:
+    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+        expected = f"Bearer {api_token}"
+        if not api_token or not authorization or not hmac.compare_digest(
+            authorization.encode(), expected.encode()
+        ):
+            raise HTTPException(401, "missing or wrong bearer token",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    return require_token
+
+
+def _create(life: Lifecycle, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValidationError("expected a JSON object (a campaign spec)", field="campaign")
+    contacts, start = data.pop("contacts", None), bool(data.pop("start", False))
+    cid = life.create(data)
+    out: dict[str, Any] = {"id": cid}
+    if contacts is not None:
+        out["import"] = life.import_contacts(cid, json.dumps(contacts).encode(),
+                                             "json").to_dict()
+    if start:
+        life.start(cid)
+    out["state"] = life.repo.get(cid).state.value
+    return out
+
+
+def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
+    """The campaign endpoints, from explicit settings and a Redis client."""
+    life = Lifecycle.connect(client, settings)
+    router = APIRouter(prefix="/v1", tags=["campaigns"],
+                       dependencies=[Depends(_token_check(settings.api_token.get_secret_value()))])
+    create = functools.partial(_create, life)
+
+    @router.post("/campaigns", status_code=201)
+    async def create_campaign(request: Request) -> dict[str, Any]:
+        """Create a campaign (draft; ``"start": true`` schedules it at once)."""
+        return await _run(create, await _json(request, MAX_SPEC_BYTES))
+
+    @router.post("/campaigns/{cid}/contacts")
+    async def import_contacts(cid: str, request: Request) -> dict[str, Any]:
+        """Import CSV (``Content-Type: text/csv``) or JSON contacts; bad rows are reported."""
+        from dialer.web import read_capped
+
+        body = await read_capped(request, MAX_IMPORT_BYTES)
+        fmt = "json" if "json" in request.headers.get("content-type", "") else "csv"
+        report = await _run(life.import_contacts, cid, body, fmt)
+        return report.to_dict()
+
+    @router.get("/campaigns")
+    async def list_campaigns() -> list[dict[str, Any]]:
+        return [describe(c) for c in await _run(life.repo.list_all)]
+
+    @router.get("/campaigns/{cid}")
+    async def get_campaign(cid: str) -> dict[str, Any]:
+        """Counts by status, attempts, answered rate, average talk time, progress."""
+        return await _run(summary, life, cid)
+
+    @router.post("/campaigns/{cid}/dnc")
+    async def campaign_dnc(cid: str, request: Request) -> dict[str, int]:
+        numbers = await _run(_numbers, await _json(request, MAX_SPEC_BYTES))
+        return {"added": await _run(life.repo.add_dnc, numbers, cid)}
+
+    @router.post("/campaigns/{cid}/{action}")
+    async def act(cid: str, action: str) -> dict[str, Any]:
+        """start | pause | resume | cancel."""
+        actions = {"start": life.start, "pause": life.pause, "resume": life.resume,
+                   "cancel": life.cancel}
+        if action not in actions:
+            raise HTTPException(404, f"unknown action {action!r}; use {sorted(actions)}")
+        state = await _run(actions[action], cid)
+        return {"id": cid, "state": state.value}
+
+    @router.get("/campaigns/{cid}/report.csv")
+    async def report_csv(cid: str) -> StreamingResponse:
+        await _run(life.repo.get, cid)
+        return StreamingResponse(
+            csv_chunks(contact_rows(life, cid)), media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="campaign-{cid}.csv"'})
+
+    @router.post("/dnc")
+    async def global_dnc(request: Request) -> dict[str, int]:
+        numbers = await _run(_numbers, await _json(request, MAX_SPEC_BYTES))
+        return {"added": await _run(life.repo.add_dnc, numbers)}
+
+    return router

@@ -1,0 +1,267 @@
+"""``dialer campaign …``: create | import | start | list | show [--watch] | pause | resume |
+cancel | report | dnc. Each verb calls :class:`dialer.campaigns.lifecycle.Lifecycle`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dialer.campaigns.lifecycle import Lifecycle
+from dialer.campaigns.repo import describe
+from dialer.campaigns.report import contact_rows, csv_chunks, summary
+from dialer.cli import _fail, _redis, _settings
+from dialer.errors import DialerError, ValidationError
+from dialer.phone import normalize
+
+T = TypeVar("T")
+err = Console(stderr=True)
+
+
+def _life(ctx: click.Context) -> Lifecycle:
+    settings = _settings(ctx)
+    return Lifecycle.connect(_redis(ctx, settings), settings)
+
+
+def _do(ctx: click.Context, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    try:
+        return fn(*args, **kw)
+    except DialerError as exc:
+        _fail(exc, ctx.obj.get("debug", False))
+        raise  # pragma: no cover - _fail exits
+
+
+@click.group("campaign")
+def campaign() -> None:
+    """Scheduled campaign batches: contacts, calling windows, pacing, reports."""
+
+
+# option name → where it goes in the spec
+_OPTION_PATHS: dict[str, tuple[str, ...]] = {
+    "name": ("name",), "account": ("account",), "mode": ("mode",),
+    "caller_id": ("caller_id",), "app_id": ("app_id",),
+    "start_at": ("schedule", "start_at"), "end_at": ("schedule", "end_at"),
+    "days": ("schedule", "days"), "timezone": ("schedule", "timezone"),
+    "recurrence": ("schedule", "recurrence"),
+    "cpm": ("pacing", "calls_per_minute"), "max_concurrent": ("pacing", "max_concurrent"),
+    "max_retries": ("retry", "max_retries"), "retry_on_busy": ("retry", "retry_on_busy"),
+}
+
+
+def _pairs(values: tuple[str, ...], what: str, sep: str) -> list[tuple[str, str]]:
+    out = []
+    for v in values:
+        name, found, value = v.partition(sep)
+        if not found:
+            raise ValidationError(f"{what} {v!r}: expected NAME{sep}VALUE", field=what)
+        out.append((name, value))
+    return out
+
+
+def _spec_from_options(o: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads(Path(o["spec"]).read_text()) if o["spec"] else {}
+    for option, path in _OPTION_PATHS.items():
+        if o[option] is None:
+            continue
+        target = spec
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = o[option]
+    if o["agent"]:
+        spec["agents"] = list(o["agent"])
+    if o["param"]:
+        spec["params"] = {**spec.get("params", {}), **dict(_pairs(o["param"], "--param", "="))}
+    if o["window"]:
+        ((start, end),) = _pairs((o["window"],), "--window", "-")
+        spec.setdefault("schedule", {}).update(window_start=start, window_end=end)
+    return spec
+
+
+@campaign.command("create")
+@click.option("--spec", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A JSON campaign spec; the options below override it.")
+@click.option("--name", default=None)
+@click.option("--account", default=None, help="Account name (default: the first).")
+@click.option("--mode", type=click.Choice(["flow", "connect", "v3"]), default=None,
+              help="flow: customer → call flow (default); connect/v3: agent → customer.")
+@click.option("--app-id", default=None, help="Call flow id (flow mode).")
+@click.option("--agent", multiple=True, help="An agent number (connect, v3); repeatable.")
+@click.option("--caller-id", default=None, help="ExoPhone (default: the account's).")
+@click.option("--param", multiple=True, metavar="NAME=VALUE", help="Any Exotel parameter.")
+@click.option("--start-at", default=None, help="ISO time (default: when started).")
+@click.option("--end-at", default=None, help="ISO time: no new dials after it.")
+@click.option("--days", default=None, help="e.g. mon-fri (default: every day).")
+@click.option("--window", default=None, help="HH:MM-HH:MM (default 09:00-21:00).")
+@click.option("--timezone", default=None, help="For contacts without one (Asia/Kolkata).")
+@click.option("--recurrence", default=None, help="Cron, e.g. '0 10 * * mon-fri': a template.")
+@click.option("--cpm", type=float, default=None, help="Calls per minute (default 60).")
+@click.option("--max-concurrent", type=int, default=None, help="Live calls at most (10).")
+@click.option("--max-retries", type=int, default=None, help="Overrides DIALER_MAX_RETRIES.")
+@click.option("--retry-on-busy/--no-retry-on-busy", default=None)
+@click.option("--contacts", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Import this CSV/JSON file at once.")
+@click.option("--start", "start_now", is_flag=True, help="Schedule it at once.")
+@click.pass_context
+def create_cmd(ctx: click.Context, contacts: str | None, start_now: bool, **o: Any) -> None:
+    """Create a campaign (a draft) and print its id."""
+    life = _life(ctx)
+    spec = _do(ctx, _spec_from_options, o)
+    cid = _do(ctx, life.create, spec)
+    click.echo(cid)
+    if contacts:
+        _import(ctx, life, cid, Path(contacts), None)
+    if start_now:
+        err.print(f"campaign {cid}: {_do(ctx, life.start, cid).value}")
+
+
+def _import(ctx: click.Context, life: Lifecycle, cid: str, path: Path, fmt: str | None) -> None:
+    data = path.read_bytes()
+    fmt = fmt or ("json" if path.suffix.lower() == ".json" else "csv")
+    columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task("import", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = _do(ctx, life.import_contacts, cid, data, fmt, on_progress)
+        progress.update(task, completed=report.rows, total=report.rows)
+    err.print(f"{report.imported} imported, {report.duplicates} duplicates, "
+              f"{report.suppressed} do-not-call, {report.invalid} invalid "
+              f"(of {report.rows} rows)")
+    for p in report.problems[:50]:
+        err.print(f"  line {p.line}: {p.reason}", markup=False, highlight=False)
+    if report.skipped > 50:
+        err.print(f"  … and {report.skipped - 50} more")
+
+
+@campaign.command("import")
+@click.argument("campaign_id")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default=None,
+              help="Default: by the file's extension.")
+@click.pass_context
+def import_cmd(ctx: click.Context, campaign_id: str, file: Path, fmt: str | None) -> None:
+    """Import contacts; bad rows are reported by line and the good ones imported."""
+    _import(ctx, _life(ctx), campaign_id, file, fmt)
+
+
+def _action(name: str, help_text: str) -> None:
+    @campaign.command(name, help=help_text)
+    @click.argument("campaign_id")
+    @click.pass_context
+    def cmd(ctx: click.Context, campaign_id: str) -> None:
+        life = _life(ctx)
+        state = _do(ctx, getattr(life, name), campaign_id)
+        click.echo(f"{campaign_id} {state.value}")
+
+
+_action("start", "Schedule a draft campaign (it runs at its start_at).")
+_action("pause", "Stop new dials within one tick; queued attempts wait.")
+_action("resume", "Continue a paused campaign where it stopped.")
+_action("cancel", "Stop for good: drop contacts not dialled, cancel pending attempts.")
+
+
+@campaign.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def list_cmd(ctx: click.Context, as_json: bool) -> None:
+    """List campaigns, newest first."""
+    rows = [describe(c) for c in _do(ctx, _life(ctx).repo.list_all)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "name", "state", "mode", "contacts", "recurrence", "created")
+    for r in rows:
+        table.add_row(*(str(r[k] or "") for k in ("id", "name", "state", "mode", "contacts",
+                                                  "recurrence", "created_at")))
+    Console().print(table)
+
+
+def _show_table(s: dict[str, Any]) -> Table:
+    table = Table("field", "value", title=f"campaign {s['id']} — {s['name']}")
+    for key, value in s.items():
+        if value not in (None, {}, "") and key not in ("id", "name"):
+            table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    return table
+
+
+@campaign.command("show")
+@click.argument("campaign_id")
+@click.option("--watch", is_flag=True, help="A live progress bar until it ends (Ctrl-C).")
+@click.option("--interval", type=float, default=1.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show_cmd(ctx: click.Context, campaign_id: str, watch: bool, interval: float,
+             as_json: bool) -> None:
+    """Counts by status, attempts, answered rate, average talk time, progress."""
+    life = _life(ctx)
+    s = _do(ctx, summary, life, campaign_id)
+    if not watch:
+        click.echo(json.dumps(s, indent=2)) if as_json else Console().print(_show_table(s))
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=Console()) as progress:
+            task = progress.add_task("", total=max(1, s["contacts"]))
+            while True:
+                desc = (f"{s['state']} · live {s['live']} · pending {s['pending']} · "
+                        f"{' '.join(f'{k} {v}' for k, v in s['by_status'].items())}")
+                progress.update(task, completed=s["done"], total=max(1, s["contacts"]),
+                                description=desc)
+                if s["state"] in ("completed", "cancelled"):
+                    break
+                time.sleep(interval)
+                s = _do(ctx, summary, life, campaign_id)
+    except KeyboardInterrupt:
+        pass
+    Console().print(_show_table(s))
+
+
+@campaign.command("report")
+@click.argument("campaign_id")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the per-contact CSV here (default: stdout).")
+@click.pass_context
+def report_cmd(ctx: click.Context, campaign_id: str, output: Path | None) -> None:
+    """The per-contact CSV: status, every attempt's outcome, talk time."""
+    life = _life(ctx)
+    s = _do(ctx, summary, life, campaign_id)
+    chunks = csv_chunks(contact_rows(life, campaign_id))
+    if output is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+    else:
+        with output.open("w", newline="", encoding="utf-8") as f:
+            for chunk in chunks:
+                f.write(chunk)
+    err.print(f"{s['state']}: {s['finished']} finished of {s['contacts']} · "
+              f"{s['by_status']} · answered {s['answered_rate']} · avg talk {s['avg_talk_s']} s")
+
+
+@campaign.command("dnc")
+@click.argument("numbers", nargs=-1)
+@click.option("--campaign", "campaign_id", default=None, help="Default: the global list.")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="One number per line.")
+@click.pass_context
+def dnc_cmd(ctx: click.Context, numbers: tuple[str, ...], campaign_id: str | None,
+            file: Path | None) -> None:
+    """Add numbers to the do-not-call list (global, or one campaign's)."""
+    values = list(numbers)
+    if file is not None:
+        values += [line.split(",")[0].strip() for line in file.read_text().splitlines()
+                   if line.strip() and line.strip().lower() != "number"]
+    life = _life(ctx)
+    normalised = [_do(ctx, normalize, v, field="number") for v in values]
+    added = _do(ctx, life.repo.add_dnc, normalised, campaign_id)
+    click.echo(f"{added} added")

@@ -1,0 +1,106 @@
+"""One contact row checked: its number normalised, its time zone known, its fields sized."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+from phonenumbers import timezone as pn_timezone
+
+from dialer.campaigns.queue import Contact
+from dialer.campaigns.schedule import zone
+from dialer.errors import InvalidNumberError
+from dialer.phone import normalize
+from dialer.producer import CUSTOM_FIELD_MAX_LEN
+
+NAME_MAX_LEN = 200
+FIELDS_MAX_BYTES = 1024
+KNOWN_COLUMNS = frozenset({"number", "name", "timezone", "tz", "time_zone", "custom_field",
+                           "customfield"})
+# Old IANA names phonenumbers still returns, to their current names.
+_ZONE_ALIASES = {"Asia/Calcutta": "Asia/Kolkata", "Asia/Katmandu": "Asia/Kathmandu",
+                 "Asia/Saigon": "Asia/Ho_Chi_Minh", "Asia/Rangoon": "Asia/Yangon"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A row that was not imported: where, why, and the kind (invalid|duplicate|suppressed)."""
+
+    line: int
+    reason: str
+    number: str = ""
+    kind: str = "invalid"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "reason": self.reason, "number": self.number,
+                "kind": self.kind}
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@lru_cache(maxsize=65536)
+def _zone_of_prefix(prefix: str) -> str | None:
+    try:
+        parsed = phonenumbers.parse(prefix + "0000", None)
+    except phonenumbers.NumberParseException:
+        return None
+    zones = [z for z in pn_timezone.time_zones_for_number(parsed) if z != "Etc/Unknown"]
+    if len(zones) != 1:
+        return None
+    return _ZONE_ALIASES.get(zones[0], zones[0])
+
+
+def zone_of_number(e164: str) -> str | None:
+    """The number's time zone when phonenumbers knows exactly one (area codes never depend
+    on the last four digits, so the lookup is cached by the rest)."""
+    return _zone_of_prefix(e164[:-4]) if e164.startswith("+") and len(e164) > 8 else None
+
+
+def _first(values: dict[str, str], *names: str) -> str:
+    for n in names:
+        if values.get(n):
+            return values[n].strip()
+    return ""
+
+
+def check_row(line: int, values: dict[str, str], default_tz: str, zone_from_number: bool
+              ) -> Contact | RowError:
+    """A :class:`Contact`, or a :class:`RowError` saying what is wrong with the row."""
+    raw = values.get("number", "")
+    try:
+        "".join(values.values()).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        byte = ord(exc.object[exc.start]) - 0xDC00
+        return RowError(line, f"not valid UTF-8 (byte 0x{byte:02x}); save the file as UTF-8")
+    if "__extra__" in values:
+        return RowError(line, values["__extra__"], raw.strip())
+    if not raw.strip():
+        return RowError(line, "missing number")
+    try:
+        number = normalize(raw, field="number")
+    except InvalidNumberError as exc:
+        return RowError(line, str(exc), raw.strip()[:40])
+    tz = _first(values, "timezone", "tz", "time_zone")
+    if tz:
+        try:
+            zone(tz)
+        except ValueError as exc:
+            return RowError(line, f"timezone: {exc}", number)
+    else:
+        tz = (zone_of_number(number) if zone_from_number else None) or default_tz
+    name = values.get("name", "").strip()
+    if len(name) > NAME_MAX_LEN:
+        return RowError(line, f"name is longer than {NAME_MAX_LEN} characters", number)
+    custom = _first(values, "custom_field", "customfield")
+    if len(custom) > CUSTOM_FIELD_MAX_LEN:
+        return RowError(line, f"custom_field is longer than {CUSTOM_FIELD_MAX_LEN} characters",
+                        number)
+    fields = {k: v.strip() for k, v in values.items()
+              if k not in KNOWN_COLUMNS and k and v.strip()}
+    if fields and len(json.dumps(fields)) > FIELDS_MAX_BYTES:
+        return RowError(line, f"custom fields are larger than {FIELDS_MAX_BYTES} bytes", number)
+    return Contact(number, tz, name, custom, fields, line)

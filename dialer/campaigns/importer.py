@@ -1,0 +1,219 @@
+"""Import contacts from CSV or JSON: validate every row, keep the good ones, report the rest.
+
+CSV: a header naming a ``number`` column (or ``phone``, ``mobile``, ``msisdn``, ``to``) and
+optionally ``name``, ``timezone`` (``tz``) and ``custom_field``; any other column is kept
+as a custom field of the contact (in the call's metadata and the report). Comma, semicolon
+or tab separated, UTF-8 (a BOM is fine). JSON: a list of objects with the same names, or
+``{"contacts": [...]}``.
+
+Each bad row is reported with its line (JSON: its item number) and the reason; duplicates
+and do-not-call numbers are reported too; good rows are imported. A file that cannot be
+read at all (empty, no number column, not UTF-8) raises :class:`ImportFileError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialer.campaigns.contacts import CUSTOM_FIELD_MAX_LEN, RowError, check_row
+from dialer.campaigns.queue import ADDED, DNC_CAMPAIGN, DNC_GLOBAL, Contact, ContactQueue
+from dialer.campaigns.repo import CampaignRepo
+from dialer.errors import ValidationError
+
+CHUNK_ROWS = 5000
+MAX_PROBLEMS = 1000  # row problems kept for the report (the counts are always complete)
+NUMBER_COLUMNS = ("number", "phone", "phone_number", "mobile", "msisdn", "to")
+
+__all__ = ["CUSTOM_FIELD_MAX_LEN", "ImportFileError", "ImportReport", "import_contacts",
+           "parse_contacts"]
+
+
+class ImportFileError(ValidationError):
+    """The file as a whole cannot be imported (empty, no number column, not UTF-8…)."""
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    suppressed: int = 0
+    invalid: int = 0
+    problems: list[RowError] = field(default_factory=list)
+
+    def note(self, problem: RowError) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "imported": self.imported, "duplicates": self.duplicates,
+                "suppressed": self.suppressed, "invalid": self.invalid,
+                "problems": [p.to_dict() for p in self.problems],
+                "problems_truncated": len(self.problems) < self.skipped}
+
+    @property
+    def skipped(self) -> int:
+        return self.duplicates + self.suppressed + self.invalid
+
+
+def _check_encoding(data: bytes) -> None:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportFileError("the file is UTF-16; save it as UTF-8 (CSV UTF-8)",
+                              field="file")
+    try:
+        data.decode("utf-8")
+        return
+    except UnicodeDecodeError:
+        pass
+    lines = data.split(b"\n")
+    bad = []
+    for i, line in enumerate(lines, 1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.append((i, line[exc.start]))
+    if bad[0][0] == 1 or len(bad) > max(2, len(lines) // 2):
+        line_no, byte = bad[0]
+        raise ImportFileError(
+            f"the file is not UTF-8 (line {line_no}: byte 0x{byte:02x}; {len(bad)} lines "
+            "affected); it looks like Latin-1/Windows-1252: save it as UTF-8", field="file")
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
+    first = text.split("\n", 1)[0]
+    delimiter = ","
+    if "," not in first:
+        delimiter = ";" if ";" in first else "\t" if "\t" in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [h.strip().lower().replace(" ", "_") for h in next(reader, [])]
+    if not any(header):
+        raise ImportFileError("the file is empty: expected a header line naming a number "
+                              "column", field="file")
+    if len(set(header)) != len(header):
+        raise ImportFileError(f"line 1: a column appears twice in the header {header}",
+                              field="file")
+    number_col = next((c for c in NUMBER_COLUMNS if c in header), None)
+    if number_col is None:
+        raise ImportFileError(
+            f"line 1: no number column in the header {header}; name one of "
+            f"{', '.join(NUMBER_COLUMNS)}", field="file")
+    last = reader.line_num
+    for row in reader:
+        line, last = last + 1, reader.line_num
+        if not any(v.strip() for v in row):
+            continue
+        values = dict(zip(header, row, strict=False))
+        if len(row) > len(header) and any(v.strip() for v in row[len(header):]):
+            values["__extra__"] = f"{len(row)} fields, the header has {len(header)}"
+        values["number"] = values.pop(number_col, "")
+        yield line, values
+
+
+def _json_rows(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise ImportFileError(f"not valid JSON: {exc}", field="file") from None
+    items = doc.get("contacts") if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise ImportFileError('JSON contacts are a list of objects or {"contacts": [...]}',
+                              field="file")
+    if not items:
+        raise ImportFileError("the file has no contacts", field="file")
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            yield i, {"__extra__": "not an object"}
+            continue
+        values = {str(k).lower(): ("" if v is None else str(v)) for k, v in item.items()
+                  if not isinstance(v, dict | list)}
+        number_col = next((c for c in NUMBER_COLUMNS if c in values), "number")
+        values["number"] = values.pop(number_col, "")
+        yield i, values
+
+
+def parse_contacts(data: bytes, fmt: str, default_tz: str, zone_from_number: bool = True
+                   ) -> Iterator[Contact | RowError]:
+    """Validated contacts and row errors, in file order. Raises ``ImportFileError``."""
+    if not data.strip():
+        raise ImportFileError("the file is empty", field="file")
+    if fmt == "json":
+        rows = _json_rows(data)
+    elif fmt == "csv":
+        _check_encoding(data)
+        rows = _csv_rows(data.decode("utf-8-sig", errors="surrogateescape"))
+    else:
+        raise ImportFileError(f"unknown format {fmt!r}; use csv or json", field="format")
+    seen: dict[str, int] = {}
+    count = 0
+    for line, values in rows:
+        count += 1
+        item = check_row(line, values, default_tz, zone_from_number)
+        if isinstance(item, Contact):
+            first = seen.setdefault(item.number, line)
+            if first != line:
+                item = RowError(line, f"duplicate of line {first}", item.number, "duplicate")
+        yield item
+    if count == 0:
+        raise ImportFileError("the file has a header but no contacts", field="file")
+
+
+_FLAG_REASONS = {DNC_GLOBAL: "do-not-call (global list)",
+                 DNC_CAMPAIGN: "do-not-call (campaign list)"}
+
+
+def import_contacts(repo: CampaignRepo, queue: ContactQueue, cid: str, data: bytes,
+                    fmt: str = "csv", *, progress: Callable[[int, int], None] | None = None
+                    ) -> ImportReport:
+    """Validate and add contacts to campaign ``cid``; ``progress(rows done, rows total)``.
+
+    Raises ``NotFoundError`` (unknown id), ``CampaignStateError`` (completed/cancelled)
+    or ``ImportFileError``.
+    """
+    spec = repo.get(cid).spec
+    tz = spec.schedule.timezone
+    total = max(1, data.count(b"\n") if fmt == "csv" else 0)
+    report = ImportReport()
+    chunk: list[Contact] = []
+    file_duplicates = 0
+
+    def flush() -> None:
+        flags = queue.add(cid, chunk, tz)
+        for contact, flag in zip(chunk, flags, strict=True):
+            if flag == ADDED:
+                report.imported += 1
+            elif flag in _FLAG_REASONS:
+                report.suppressed += 1
+                report.note(RowError(contact.line, _FLAG_REASONS[flag], contact.number,
+                                     "suppressed"))
+            else:
+                report.duplicates += 1
+                report.note(RowError(contact.line, "already in the campaign", contact.number,
+                                     "duplicate"))
+        chunk.clear()
+        if progress is not None:
+            progress(report.rows, max(total, report.rows))
+
+    for item in parse_contacts(data, fmt, tz, spec.schedule.zone_from_number):
+        report.rows += 1
+        if isinstance(item, Contact):
+            chunk.append(item)
+            if len(chunk) >= CHUNK_ROWS:
+                flush()
+            continue
+        if item.kind == "duplicate":
+            report.duplicates += 1
+            file_duplicates += 1
+        else:
+            report.invalid += 1
+        report.note(item)
+    flush()
+    if report.invalid:
+        repo.incr(cid, "invalid_rows", report.invalid)
+    if file_duplicates:
+        repo.incr(cid, "duplicates", file_duplicates)
+    return report

@@ -1,0 +1,66 @@
+"""``dialer campaign …`` with click's runner against a real Redis."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dialer.cli import main
+from tests.test_campaign_helpers import ACCOUNT, csv_of, number
+
+
+@pytest.fixture()
+def runner(redis_url: str, clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("DIALER_REDIS_URL", redis_url)
+    monkeypatch.setenv("DIALER_ACCOUNTS", json.dumps([ACCOUNT]))
+    return CliRunner()
+
+
+def test_create_import_show_pause_report(runner: CliRunner, clean_env: Path) -> None:
+    contacts = clean_env / "contacts.csv"
+    contacts.write_bytes(csv_of([number(1), number(2), "42"]))
+    created = runner.invoke(main, ["campaign", "create", "--name", "cli", "--app-id", "123",
+                                   "--window", "10:00-18:00", "--days", "mon-fri",
+                                   "--cpm", "30", "--max-retries", "1",
+                                   "--contacts", str(contacts)])
+    assert created.exit_code == 0, created.output
+    cid = created.stdout.strip().splitlines()[0]
+    assert "2 imported" in created.stderr and "line 4:" in created.stderr
+    bad = clean_env / "bad.csv"
+    bad.write_text("name\nx\n")
+    failed = runner.invoke(main, ["campaign", "import", cid, str(bad)])
+    assert failed.exit_code == 2 and "no number column" in failed.stderr
+    paused = runner.invoke(main, ["campaign", "pause", cid])
+    assert paused.exit_code == 2 and "is draft; cannot pause" in paused.stderr
+    assert runner.invoke(main, ["campaign", "start", cid]).stdout.strip() == f"{cid} scheduled"
+    shown = runner.invoke(main, ["campaign", "show", cid, "--json"])
+    data = json.loads(shown.stdout)
+    assert (data["state"], data["contacts"], data["window"]) == (
+        "scheduled", 2, "10:00-18:00 mon-fri")
+    listed = runner.invoke(main, ["campaign", "list", "--json"])
+    assert json.loads(listed.stdout)[0]["id"] == cid
+    out = clean_env / "report.csv"
+    reported = runner.invoke(main, ["campaign", "report", cid, "-o", str(out)])
+    assert reported.exit_code == 0, reported.output
+    rows = list(csv.DictReader(out.open()))
+    assert {r["number"] for r in rows} == {number(1), number(2)}
+    assert runner.invoke(main, ["campaign", "dnc", number(3)]).stdout.strip() == "1 added"
+    assert runner.invoke(main, ["campaign", "cancel", cid]).stdout.strip() == f"{cid} cancelled"
+    watched = runner.invoke(main, ["campaign", "show", cid, "--watch", "--interval", "0.01"])
+    assert watched.exit_code == 0 and "cancelled" in watched.stdout
+
+
+def test_unknown_campaign_exits_4(runner: CliRunner) -> None:
+    for args in (["show", "nope"], ["pause", "nope"], ["report", "nope"]):
+        result = runner.invoke(main, ["campaign", *args])
+        assert result.exit_code == 4, result.output
+        assert "unknown campaign id 'nope'" in result.stderr
+
+
+def test_invalid_spec_exits_2(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["campaign", "create", "--name", "x"])
+    assert result.exit_code == 2 and "app_id" in result.stderr
