@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,6 +25,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dialer.campaigns.lifecycle import Lifecycle
+from dialer.campaigns.report import contact_rows, csv_chunks, summary
 from dialer.embedded import EmbeddedRedis, free_port
 from dialer.keys import Keys
 from dialer.processes import Child, wait_for
@@ -40,26 +43,28 @@ ACCOUNT = {"name": "demo", "sid": "AC_SIM", "api_key": "sim_key", "api_token": "
            "caller_id": "08030752400"}
 
 
-def demo_batch() -> list[tuple[str, dict[str, Any]]]:
-    """(what the simulator will do, the request) — every kind of outcome."""
+CAMPAIGN_KINDS = {"10": "answered", "91": "busy (not retried)",
+                  "92": "no-answer, retried", "93": "failed, retried"}
+
+
+def demo_contacts() -> bytes:
+    """The campaign's contacts (CSV): the customer is the only leg of a flow call, so the
+    simulator's last-two-digit rules decide its outcome and first-leg retries apply."""
+    rows = ["number,name,custom_field"]
+    plan = ["10"] * 12 + ["91"] * 3 + ["92"] * 3 + ["93"] * 2
+    for i, suffix in enumerate(plan):
+        rows.append(f"+91982000{i:02d}{suffix},Customer {i},reminder-{i}")
+    return ("\n".join(rows) + "\n").encode()
+
+
+def demo_singles() -> list[tuple[str, dict[str, Any]]]:
+    """Single calls from "another service" (agent first, then customer) at the same time."""
     batch: list[tuple[str, dict[str, Any]]] = []
-
-    def add(kind: str, i: int, agent_suffix: str = "10", customer_suffix: str = "10") -> None:
-        # the simulator decides a leg's outcome by its number's last two digits
-        agent, customer = f"+91981000{i:02d}{agent_suffix}", f"+91982000{i:02d}{customer_suffix}"
-        batch.append((kind, {"from": agent, "to": customer,
-                             "metadata": {"demo": kind}, "custom_field": f"demo-{i}"}))
-
-    for i in range(14):
-        add("answered", i)
-    for i in range(14, 17):
-        add("customer busy", i, customer_suffix="91")
-    for i in range(17, 19):
-        add("agent no-answer, retried", i, agent_suffix="92")
-    for i in range(19, 21):
-        add("agent failed, retried", i, agent_suffix="93")
-    for i in range(21, 23):
-        add("customer no-answer", i, customer_suffix="92")
+    for i in range(8):
+        suffix = "91" if i >= 6 else "10"
+        kind = "single: customer busy" if suffix == "91" else "single: answered"
+        batch.append((kind, {"from": f"+91981000{i:02d}10", "to": f"+91983000{i:02d}{suffix}",
+                             "metadata": {"demo": kind}, "custom_field": f"single-{i}"}))
     return batch
 
 
@@ -82,6 +87,7 @@ def _env(redis_url: str, sim_url: str, web_url: str) -> dict[str, str]:
         "DIALER_POLL_INTERVAL_S": "5",
         "DIALER_POLL_TICK_S": "1",
         "DIALER_SWEEP_INTERVAL_S": "2",
+        "DIALER_CAMPAIGN_TICK_S": "0.5",
         "PYTHONUNBUFFERED": "1",
     })
     return env
@@ -131,26 +137,29 @@ def _start_children(env: dict[str, str], web_port: int, workdir: Path,
     wait_for(web_up, 30, "the web app")
 
 
-def _progress(console: Console, store: Store, ids: list[str], timeout_s: float) -> None:
+def _progress(console: Console, total: int, poll: Callable[[], tuple[int, str]],
+              timeout_s: float) -> None:
+    """A live bar until ``poll`` says every call is done: ``(done, detail)``."""
     with Progress(TextColumn("[bold]calls"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
                   console=console) as bar:
-        task = bar.add_task("calls", total=len(ids), detail="")
+        task = bar.add_task("calls", total=total, detail="")
         deadline = time.monotonic() + timeout_s
         while True:
-            pipe = store.r.pipeline(transaction=False)
-            for cid in ids:
-                pipe.hget(store.keys.call(cid), "state")
-            states = Counter(str(s) for s in pipe.execute())
-            done = sum(n for s, n in states.items() if s in FINAL)
-            waiting = store.r.zcard(store.keys.due)
-            detail = " ".join(f"{s}:{n}" for s, n in sorted(states.items()))
-            bar.update(task, completed=done, detail=f"{detail} | waiting in due set: {waiting}")
-            if done == len(ids):
+            done, detail = poll()
+            bar.update(task, completed=done, detail=detail)
+            if done >= total:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"calls not final after {timeout_s}s: {dict(states)}")
+                raise TimeoutError(f"calls not final after {timeout_s}s: {detail}")
             time.sleep(0.25)
+
+
+def _single_states(store: Store, ids: list[str]) -> Counter[str]:
+    pipe = store.r.pipeline(transaction=False)
+    for cid in ids:
+        pipe.hget(store.keys.call(cid), "state")
+    return Counter(str(s) for s in pipe.execute())
 
 
 def _report(console: Console, store: Store, sim: Simulator, ids: list[str],
@@ -174,7 +183,7 @@ def _report(console: Console, store: Store, sim: Simulator, ids: list[str],
                   store.r.xrange(store.keys.events, "-", "+"))
     rate_waits = sum(1 for _, e in events if e.get("detail") == "rate limit")
     peak = _max_in_window(accepted, LIMIT_WINDOW_S)
-    report = workdir / "report.csv"
+    report = workdir / "calls-report.csv"
     with report.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["call_id", "scenario", "from", "to", "final_status", "attempt",
@@ -196,7 +205,7 @@ def _report(console: Console, store: Store, sim: Simulator, ids: list[str],
         f"spending no retry)\n"
         f"events stream: Redis stream 'dialer:events' in {redis_dir} — "
         f"`dialer redis --data-dir {redis_dir}` then XRANGE dialer:events - +\n"
-        f"report CSV: {report}\n"
+        f"per-call CSV (every attempt): {report}\n"
         f"Flower: run a worker and `dialer flower`, then open http://127.0.0.1:5555"
     )
     return dict(by_status)
@@ -222,13 +231,42 @@ def run_demo(workdir: Path, console: Console, timeout_s: float = 150.0) -> dict[
             settings = _settings(env)
             client = redis.Redis.from_url(server.url, decode_responses=True)
             producer = Producer(client, settings, CeleryPublisher(broker_app(server.url)))
-            batch = demo_batch()
-            ids = producer.enqueue_many([req for _, req in batch])
-            kinds = {cid: kind for cid, (kind, _) in zip(ids, batch, strict=True)}
-            console.print(f"enqueued {len(ids)} calls (one pipelined round trip)")
             store = Store(client, Keys(settings.key_prefix))
-            _progress(console, store, ids, timeout_s)
-            return _report(console, store, sim, ids, kinds, workdir, redis_dir)
+            life = Lifecycle.connect(client, settings)
+            cid = life.create({
+                "name": "demo reminders", "mode": "flow", "app_id": "12345",
+                "schedule": {"window_start": "00:00", "window_end": "24:00"},
+                "pacing": {"calls_per_minute": 50, "max_concurrent": 8},
+                "retry": {"max_retries": 2, "backoff_base_s": 1, "backoff_max_s": 2},
+            })
+            imported = life.import_contacts(cid, demo_contacts(), "csv")
+            life.start(cid)
+            console.print(f"campaign {cid}: {imported.imported} contacts, flow 12345, "
+                          "50 calls/min, at most 8 at once, MaxRetries 2")
+            singles = demo_singles()
+            single_ids = producer.enqueue_many([req for _, req in singles])
+            kinds = {c: kind for c, (kind, _) in zip(single_ids, singles, strict=True)}
+            console.print(f"and {len(single_ids)} single calls from another service")
+            total = imported.imported + len(single_ids)
+
+            def poll() -> tuple[int, str]:
+                summ = summary(life, cid)
+                states = _single_states(store, single_ids)
+                done = int(summ["done"]) + sum(n for st, n in states.items() if st in FINAL)
+                waiting = store.r.zcard(store.keys.due)
+                return done, (f"campaign {summ['state']} {summ['by_status']} | single "
+                              f"{dict(states)} | waiting: {waiting}")
+
+            _progress(console, total, poll, timeout_s)
+            rows = list(contact_rows(life, cid))
+            for row in rows:
+                kinds[row["call_id"]] = "campaign: " + CAMPAIGN_KINDS[str(row["number"])[-2:]]
+            report = workdir / "campaign-report.csv"
+            report.write_text("".join(csv_chunks(rows)))
+            ids = [row["call_id"] for row in rows] + single_ids
+            result = _report(console, store, sim, ids, kinds, workdir, redis_dir)
+            console.print(f"campaign report CSV: {report}")
+            return result
         finally:
             for child in reversed(children):
                 child.stop()

@@ -29,7 +29,9 @@ def test_demo_exits_0_with_every_outcome_and_no_process_left(tmp_path: Path) -> 
                          capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     for word in ("completed", "busy", "no-answer", "failed", "retries taken",
-                 "0 refused with 429", "rate-limit waits", "report CSV"):
+                 "0 refused with 429", "rate-limit waits", "campaign report CSV",
+                 "campaign: no-answer, retried"):
         assert word in res.stdout, word
-    assert (workdir / "report.csv").read_text().count("\n") > 23
+    assert (workdir / "calls-report.csv").read_text().count("\n") > 28
+    assert (workdir / "campaign-report.csv").read_text().count("\n") == 21  # header + 20
     assert _processes_mentioning(str(workdir)) == []
