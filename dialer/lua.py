@@ -50,14 +50,6 @@ event(KEYS[6], ARGV[9], 'created', ARGV[1], ARGV[2], 'queued', ARGV[3])
 return {ARGV[1], 1}
 """
 
-# Note that a message for a pending attempt was just published.
-# KEYS[1] pending; ARGV: attempt ids. Returns how many were added.
-MARK_SENT = _PRELUDE + """
-local n = 0
-for i = 1, #ARGV do n = n + redis.call('ZADD', KEYS[1], now_ms, ARGV[i]) end
-return n
-"""
-
 # Move due attempts (score <= now) out of the due set and mark them sent.
 # KEYS[1] due, KEYS[2] pending; ARGV[1] max count. Returns the attempt ids.
 TAKE_DUE = _PRELUDE + """

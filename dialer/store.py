@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -82,7 +82,6 @@ class Store:
         self.r = client
         self.keys = keys or Keys()
         self._create = client.register_script(lua.CREATE_CALL)
-        self._mark_sent = client.register_script(lua.MARK_SENT)
         self._take_due = client.register_script(lua.TAKE_DUE)
         self._claim = client.register_script(lua.CLAIM)
         self._mark_posting = client.register_script(lua.MARK_POSTING)
@@ -133,11 +132,6 @@ class Store:
                 current = self.r.hget(k.call(got_id), "current_attempt")
                 out.append(Created(got_id, str(current or make_attempt_id(got_id, 1)), False))
         return out
-
-    def mark_sent(self, attempt_ids: Iterable[str]) -> None:
-        ids = list(attempt_ids)
-        if ids:
-            self._mark_sent(keys=[self.keys.pending], args=ids)
 
     def take_due(self, max_count: int) -> list[str]:
         """Pop up to ``max_count`` attempts whose time has come (and mark them sent)."""
