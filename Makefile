@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check dialer workers tests bench
+	$(BIN)/ruff check dialer workers tests bench chaos scripts
 	$(BIN)/mypy dialer workers
 
 test: lint
@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/dialer demo
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .dialer .pytest_cache .mypy_cache .ruff_cache
@@ -36,3 +36,9 @@ clean:
 .PHONY: screenshot
 screenshot: $(STAMP)
 	$(BIN)/python scripts/screenshot_flower.py
+
+# Chaos runs (slow, not part of `make test`): kill -9 workers, restart Redis, Exotel faults,
+# a 429 storm; prints one table and writes the figures into docs/RELIABILITY.md.
+.PHONY: chaos
+chaos: $(STAMP)
+	$(BIN)/python -m chaos $(CHAOS_ARGS)

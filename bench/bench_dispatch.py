@@ -1,0 +1,105 @@
+"""Dispatch overhead: calls placed per second next to Celery no-op tasks per second.
+
+    .venv/bin/python -m bench.bench_dispatch [--calls 2000] [--noops 5000] [--concurrency 8]
+
+Both runs use the same Redis broker, the same Celery app and configuration
+(``workers.app``: late acks, prefetch 1), one worker process with the same pool
+(threads) and concurrency. The messages are queued before the worker starts; the rate
+is counted from the first message taken to the last one done:
+
+* calls: ``dialer.place_call`` — claim, agent hold, limiter slot (limit out of the way),
+  POST to the simulator, record ``placed`` — until every attempt is placed;
+* no-ops: ``bench.noop`` — until the queue and the unacked set are empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+
+from bench.common import client, private_redis, report
+from bench.harness import NOOP_TASK, Fleet, dialer_env, settings_values
+from dialer.keys import Keys
+from dialer.producer import Producer
+from dialer.publisher import CALLS_QUEUE, CeleryPublisher, broker_app
+from dialer.settings import load_settings
+from dialer.simulator import SimConfig, Simulator
+from dialer.store import Store
+
+UNLIMITED = 100_000  # the largest DIALER_RATE_LIMIT_CALLS accepted
+
+
+def drain_rate(r: redis.Redis, total: int, done: Callable[[], bool], timeout_s: float
+               ) -> float:
+    """Messages per second from the first one taken off the queue until ``done()``."""
+    deadline = time.monotonic() + timeout_s
+    started: float | None = None
+    while time.monotonic() < deadline:
+        if started is None and int(r.llen(CALLS_QUEUE)) < total:
+            started = time.perf_counter()
+        if started is not None and done():
+            return total / (time.perf_counter() - started)
+        time.sleep(0.005)
+    raise TimeoutError(f"{total} messages not done in {timeout_s}s")
+
+
+def noop_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int) -> float:
+    r = client(url)
+    r.flushdb()
+    sender = broker_app(url)
+    with sender.producer_or_acquire() as producer:
+        for _ in range(total):
+            sender.send_task(NOOP_TASK, queue=CALLS_QUEUE, producer=producer)
+    with Fleet(dialer_env(url, sim_url), tmp) as fleet:
+        fleet.worker("noop", concurrency=concurrency, queues=CALLS_QUEUE)
+        return drain_rate(r, total, lambda: r.llen(CALLS_QUEUE) == 0 and r.hlen("unacked") == 0,
+                          300)
+
+
+def call_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int) -> float:
+    r = client(url)
+    r.flushdb()
+    env = dialer_env(url, sim_url, rate_limit_calls=UNLIMITED, poll_after_s=600)
+    settings = load_settings(**settings_values(env))
+    Producer(r, settings).enqueue_many(
+        [{"from": f"+91981{i:06d}0", "to": f"+91982{i:06d}0"} for i in range(total)])
+    store = Store(r, Keys(settings.key_prefix))
+    CeleryPublisher(broker_app(url)).publish(store.take_due(total))
+    with Fleet(env, tmp) as fleet:
+        fleet.worker("calls", concurrency=concurrency, queues=CALLS_QUEUE)
+        rate = drain_rate(r, total, lambda: r.zcard(store.keys.active) >= total, 300)
+        counts = store.counts()
+    if counts["unknown"] or counts["dialing"]:
+        raise RuntimeError(f"not every call was placed: {counts}")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--noops", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    sim_config = SimConfig(time_scale=0.01, limit_calls=UNLIMITED)
+    with private_redis() as url, Simulator(sim_config) as sim, \
+            tempfile.TemporaryDirectory() as tmp:
+        noops = noop_rate(url, sim.url, Path(tmp), args.noops, args.concurrency)
+        calls = call_rate(url, sim.url, Path(tmp), args.calls, args.concurrency)
+    report("dispatch", {
+        "pool": f"threads x{args.concurrency}, 1 worker",
+        "calls": args.calls,
+        "calls_per_s": calls,
+        "noop_tasks": args.noops,
+        "noop_tasks_per_s": noops,
+        "calls_to_noop_ratio": calls / noops,
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""What a run did, by the simulator's ground truth and the dialer's records.
+
+* ``posted_twice`` — attempt ids for which Exotel created more than one call (from the
+  CustomField ``<attempt id>|…`` of every call the simulator holds); must be 0.
+* ``lost`` — calls neither final nor ``unknown`` whose current attempt is in none of the
+  working sets (due, pending, dialing, active): nothing will ever move them; must be 0.
+* ``unknown`` — calls whose outcome the dialer could not learn: reported, not redialled.
+* ``over_limit`` — POSTs that were the (limit+1)-th or later in a window by arrival; 0.
+* ``retries_on_429`` — attempts after the first whose previous attempt did not end with
+  a first-leg failure at Exotel (no call, or leg 1 answered/busy): a retry spent on
+  something else (a 429, a 5xx…); must be 0.
+* ``missed_retries`` — calls whose last attempt's leg 1 failed with retries left and
+  that were not retried (reported).
+* ``status_mismatch`` — final calls whose status differs from Exotel's truth for their
+  last attempt (reported).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench.measure import attempt_of, call_posts, max_in_window, windows_over
+from dialer.simulator import Simulator
+from dialer.store import Store, make_attempt_id
+
+FINAL = {"completed", "busy", "no-answer", "failed", "rejected", "cancelled"}
+RETRYABLE_LEG1 = {"no-answer", "failed"}  # DIALER_RETRY_ON_BUSY is off
+
+
+@dataclass
+class Figures:
+    calls: int = 0
+    posts: int = 0
+    exotel_calls: int = 0
+    posted_twice: int = 0
+    lost: int = 0
+    unknown: int = 0
+    still_pending: int = 0
+    over_limit: int = 0
+    max_in_window: int = 0
+    http_429: int = 0
+    retries_on_429: int = 0
+    missed_retries: int = 0
+    status_mismatch: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _call_rows(store: Store, call_ids: list[str]) -> list[dict[str, str]]:
+    pipe = store.r.pipeline(transaction=False)
+    for cid in call_ids:
+        pipe.hgetall(store.keys.call(cid))
+    return [dict(row) for row in pipe.execute()]
+
+
+def _visible(store: Store) -> set[str]:
+    k = store.keys
+    members: set[str] = set()
+    for zset in (k.due, k.pending, k.dialing, k.active, k.unknown):
+        members.update(str(m) for m in store.r.zrange(zset, 0, -1))
+    return members
+
+
+def final_or_unknown(store: Store, call_ids: list[str]) -> int:
+    """How many of ``call_ids`` are final or unknown now."""
+    return sum(1 for row in _call_rows(store, call_ids)
+               if row.get("state") in FINAL or row.get("state") == "unknown")
+
+
+def _retry_figures(call_id: str, row: dict[str, str], truth: dict[str, dict[str, Any]],
+                   max_retries: int) -> tuple[int, int, int]:
+    """(retries not earned by a first-leg failure, missed retries, status mismatch)."""
+    attempts = int(row.get("attempts") or 1)
+    unearned = 0
+    for n in range(1, attempts):
+        prev = truth.get(make_attempt_id(call_id, n))
+        if prev is None or prev.get("leg1_status") not in RETRYABLE_LEG1:
+            unearned += 1
+    last = truth.get(make_attempt_id(call_id, attempts))
+    state = row.get("state", "")
+    missed = int(state in FINAL and last is not None and attempts <= max_retries
+                 and last.get("leg1_status") in RETRYABLE_LEG1)
+    mismatch = int(state in FINAL - {"rejected", "cancelled"} and last is not None
+                   and last.get("status") != state)
+    return unearned, missed, mismatch
+
+
+def measure(store: Store, sim: Simulator, call_ids: list[str], limit: int, window_s: float,
+            max_retries: int) -> Figures:
+    posts = call_posts(sim)
+    sim_calls = sim.calls()
+    per_attempt = Counter(str(c.get("custom_field") or "").split("|", 1)[0] for c in sim_calls)
+    truth = {str(c.get("custom_field") or "").split("|", 1)[0]: c for c in sim_calls}
+    times = [float(p["arrival_time"]) for p in posts if attempt_of(p)]
+    fig = Figures(calls=len(call_ids), posts=len(posts), exotel_calls=len(sim_calls),
+                  posted_twice=sum(1 for n in per_attempt.values() if n > 1),
+                  over_limit=windows_over(times, window_s, limit),
+                  max_in_window=max_in_window(times, window_s),
+                  http_429=sum(1 for p in posts if p.get("status_code") == 429))
+    visible = _visible(store)
+    for cid, row in zip(call_ids, _call_rows(store, call_ids), strict=True):
+        state = row.get("state", "")
+        if state == "unknown":
+            fig.unknown += 1
+        elif state not in FINAL:
+            current = row.get("current_attempt") or make_attempt_id(cid, 1)
+            if current in visible:
+                fig.still_pending += 1
+            else:
+                fig.lost += 1
+        unearned, missed, mismatch = _retry_figures(cid, row, truth, max_retries)
+        fig.retries_on_429 += unearned
+        fig.missed_retries += missed
+        fig.status_mismatch += mismatch
+    return fig
