@@ -7,32 +7,16 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from dialer.simulator import Simulator
+from dialer.simulator import Simulator, inspect
 
 
 def call_posts(sim: Simulator) -> list[dict[str, Any]]:
     """Every call-creating POST the simulator received (any answer)."""
-    return [r for r in sim.requests()
-            if r.get("method") == "POST" and ("/Calls/connect" in r.get("path", "")
-                                              or r.get("path", "").endswith("/calls"))]
+    return inspect.call_posts(sim.requests())
 
 
-def attempt_of(post: dict[str, Any]) -> str | None:
-    """The attempt id a POST carried in CustomField (``<attempt id>|…``)."""
-    params = post.get("params") or {}
-    custom = params.get("CustomField") or params.get("custom_field")
-    return str(custom).split("|", 1)[0] if custom else None
-
-
-def max_in_window(times: Sequence[float], window_s: float) -> int:
-    """The most events in any half-open window ``(t - window_s, t]``."""
-    ordered = sorted(times)
-    best, j = 0, 0
-    for i, t in enumerate(ordered):
-        while ordered[j] <= t - window_s:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
+attempt_of = inspect.attempt_of
+max_in_window = inspect.max_in_window
 
 
 def windows_over(times: Sequence[float], window_s: float, limit: int) -> int:

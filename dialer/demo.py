@@ -34,6 +34,7 @@ from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
 from dialer.settings import Settings
 from dialer.simulator import SimConfig, Simulator
+from dialer.simulator.inspect import max_in_window
 from dialer.status import call_view
 from dialer.store import Store
 
@@ -98,16 +99,6 @@ def _settings(env: dict[str, str]) -> Settings:
                               if k.startswith("DIALER_")}
     values["accounts"] = json.loads(values["accounts"])
     return Settings(**values)
-
-
-def _max_in_window(times: list[float], window_s: float) -> int:
-    times.sort()
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window_s:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 def _start_children(env: dict[str, str], web_port: int, workdir: Path,
@@ -182,7 +173,7 @@ def _report(console: Console, store: Store, sim: Simulator, ids: list[str],
     events = cast(list[tuple[str, dict[str, str]]],
                   store.r.xrange(store.keys.events, "-", "+"))
     rate_waits = sum(1 for _, e in events if e.get("detail") == "rate limit")
-    peak = _max_in_window(accepted, LIMIT_WINDOW_S)
+    peak = max_in_window(accepted, LIMIT_WINDOW_S)
     report = workdir / "calls-report.csv"
     with report.open("w", newline="") as f:
         out = csv.writer(f)

@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 from dialer.keys import Keys
-from dialer.simulator import Simulator
+from dialer.simulator import Simulator, inspect
 from dialer.store import Store
 
 FINAL_CALL_STATES = {"completed", "busy", "no-answer", "failed", "rejected", "cancelled",
@@ -32,26 +32,12 @@ def all_final(store: Store, call_ids: list[str]) -> bool:
 
 def call_posts(sim: Simulator) -> list[dict[str, Any]]:
     """Every call-creating POST the simulator received."""
-    return [r for r in sim.requests()
-            if r.get("method") == "POST" and ("/Calls/connect" in r.get("path", "")
-                                              or r.get("path", "").endswith("/calls"))]
+    return inspect.call_posts(sim.requests())
 
 
-def attempt_of(post: dict[str, Any]) -> str | None:
-    params = post.get("params") or {}
-    custom = params.get("CustomField") or params.get("custom_field")
-    return str(custom).split("|", 1)[0] if custom else None
+attempt_of = inspect.attempt_of
+max_in_window = inspect.max_in_window
 
 
 def posts_per_attempt(sim: Simulator) -> Counter[str]:
     return Counter(a for p in call_posts(sim) if (a := attempt_of(p)))
-
-
-def max_in_window(times: list[float], window_s: float) -> int:
-    times = sorted(times)
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window_s:  # half-open window (t - window, t]
-            j += 1
-        best = max(best, i - j + 1)
-    return best

@@ -1,0 +1,35 @@
+"""Reading the simulator's request log: call POSTs, the attempt each carried, windows.
+
+Used by the tests, the demo, the benchmarks and the chaos runs to judge the dialer by
+Exotel's side of the wire (the simulator's arrival times), not by its own records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def call_posts(requests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every call-creating POST in ``requests`` (``sim.requests()``), whatever it answered."""
+    return [r for r in requests
+            if r.get("method") == "POST" and ("/Calls/connect" in r.get("path", "")
+                                              or r.get("path", "").endswith("/calls"))]
+
+
+def attempt_of(post: dict[str, Any]) -> str | None:
+    """The attempt id a POST carried in CustomField (``<attempt id>|…``)."""
+    params = post.get("params") or {}
+    custom = params.get("CustomField") or params.get("custom_field")
+    return str(custom).split("|", 1)[0] if custom else None
+
+
+def max_in_window(times: Sequence[float], window_s: float) -> int:
+    """The most events in any half-open window ``(t - window_s, t]``."""
+    ordered = sorted(times)
+    best, j = 0, 0
+    for i, t in enumerate(ordered):
+        while ordered[j] <= t - window_s:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
