@@ -32,7 +32,7 @@ from dialer.keys import Keys
 from dialer.processes import Child, wait_for
 from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
-from dialer.settings import Settings
+from dialer.settings import settings_from_env
 from dialer.simulator import SimConfig, Simulator
 from dialer.simulator.inspect import max_in_window
 from dialer.status import call_view
@@ -92,13 +92,6 @@ def _env(redis_url: str, sim_url: str, web_url: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     })
     return env
-
-
-def _settings(env: dict[str, str]) -> Settings:
-    values: dict[str, Any] = {k[len("DIALER_"):].lower(): v for k, v in env.items()
-                              if k.startswith("DIALER_")}
-    values["accounts"] = json.loads(values["accounts"])
-    return Settings(**values)
 
 
 def _start_children(env: dict[str, str], web_port: int, workdir: Path,
@@ -219,7 +212,7 @@ def run_demo(workdir: Path, console: Console, timeout_s: float = 150.0) -> dict[
         try:
             _start_children(env, web_port, workdir, children)
             console.print("[green]✓[/] web app, worker and beat running")
-            settings = _settings(env)
+            settings = settings_from_env(env)
             client = redis.Redis.from_url(server.url, decode_responses=True)
             producer = Producer(client, settings, CeleryPublisher(broker_app(server.url)))
             store = Store(client, Keys(settings.key_prefix))

@@ -9,7 +9,9 @@ names the environment variable and the bad value (secrets are never echoed).
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -271,6 +273,19 @@ def _describe(err: dict[str, Any]) -> str:
     if len(value) > 200:
         value = value[:200] + "…"
     return f"{var}{inner}: {err.get('msg')} (got {value})"
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """Settings from a ``DIALER_*`` mapping (the environment handed to a child process)."""
+    values: dict[str, Any] = {k[len(ENV_PREFIX):].lower(): v for k, v in env.items()
+                              if k.startswith(ENV_PREFIX)}
+    if "accounts" in values:
+        try:
+            values["accounts"] = json.loads(values["accounts"])
+        except ValueError as exc:
+            raise SettingsError(f"invalid settings:\n  DIALER_ACCOUNTS: not valid JSON ({exc})"
+                                ) from None
+    return load_settings(**values)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -70,3 +71,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     outcome = yield
     rep = outcome.get_result()
     setattr(item, f"rep_{rep.when}", rep)
+
+
+@pytest.fixture()
+def stack_factory(redis_url: str, tmp_path: Path, request: pytest.FixtureRequest
+                  ) -> Iterator[Any]:
+    """Make end-to-end stacks (workers, beat, web) against the module's ``sim`` fixture.
+
+    A module's ``STACK_DEFAULTS`` dict sets its settings; each stack is stopped after the
+    test, and its processes' output printed when the test failed.
+    """
+    from tests.stack import Stack
+
+    sim = request.getfixturevalue("sim")
+    defaults = getattr(request.module, "STACK_DEFAULTS", {})
+    made: list[Stack] = []
+
+    def factory(**settings: Any) -> Stack:
+        stack = Stack(redis_url, sim.url, tmp_path, **{**defaults, **settings})
+        made.append(stack)
+        return stack
+
+    yield factory
+    failed = getattr(request.node, "rep_call", None)
+    for stack in made:
+        stack.stop()
+        if failed is not None and failed.failed:
+            print(stack.dump())

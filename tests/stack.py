@@ -18,6 +18,7 @@ import requests
 from dialer.embedded import free_port
 from dialer.processes import Child
 from dialer.processes import wait_for as _wait_for
+from dialer.settings import Settings, settings_from_env
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLBACK_SECRET = "test-callback-secret"
@@ -73,6 +74,10 @@ class Stack:
         self.env.update({f"DIALER_{k.upper()}": str(v) for k, v in values.items()})
         self.env["PYTHONUNBUFFERED"] = "1"
         self.procs: list[Proc] = []
+
+    def settings(self) -> Settings:
+        """The settings the stack's processes read."""
+        return settings_from_env(self.env)
 
     def start_worker(self, name: str = "w1", concurrency: int = 8, pool: str = "threads") -> Proc:
         args = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-n",

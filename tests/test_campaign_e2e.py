@@ -22,7 +22,7 @@ from tests.test_campaign_helpers import csv_of, number, settings_of_env, spec
 
 pytestmark = pytest.mark.slow
 
-CAMPAIGN_STACK = {"campaign_tick_s": 0.5, "pump_interval_s": 0.2, "rate_limit_calls": 2000}
+STACK_DEFAULTS = {"campaign_tick_s": 0.5, "pump_interval_s": 0.2, "rate_limit_calls": 2000}
 
 
 @pytest.fixture()
@@ -32,21 +32,8 @@ def sim() -> Iterator[Simulator]:
 
 
 @pytest.fixture()
-def stacks(redis_url: str, sim: Simulator, tmp_path: Path,
-           request: pytest.FixtureRequest) -> Iterator[Any]:
-    made: list[Stack] = []
-
-    def factory(**settings: Any) -> Stack:
-        st = Stack(redis_url, sim.url, tmp_path, **{**CAMPAIGN_STACK, **settings})
-        made.append(st)
-        return st
-
-    yield factory
-    failed = getattr(request.node, "rep_call", None)
-    for st in made:
-        st.stop()
-        if failed is not None and failed.failed:
-            print(st.dump())
+def stacks(stack_factory: Any) -> Any:
+    return stack_factory
 
 
 def life_of(stack: Stack) -> Lifecycle:

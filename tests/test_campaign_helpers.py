@@ -11,7 +11,7 @@ import redis
 from dialer.campaigns.lifecycle import Lifecycle
 from dialer.models import AttemptState, CallUpdate
 from dialer.policy import Decision
-from dialer.settings import Settings, load_settings
+from dialer.settings import Settings, load_settings, settings_from_env
 from dialer.store import Store
 
 ACCOUNT = {"name": "main", "sid": "AC_SIM", "api_key": "sim_key", "api_token": "sim_token",
@@ -70,9 +70,4 @@ def finish(store: Store, call_id: str, status: str = "completed", talk_s: int = 
 
 def settings_of_env(env: dict[str, str]) -> Settings:
     """The settings a stack's processes read from their ``DIALER_*`` environment."""
-    import json
-
-    values: dict[str, Any] = {k[len("DIALER_"):].lower(): v for k, v in env.items()
-                              if k.startswith("DIALER_")}
-    values["accounts"] = json.loads(values["accounts"])
-    return load_settings(**values)
+    return settings_from_env(env)

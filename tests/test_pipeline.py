@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ import redis
 from dialer.keys import Keys
 from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
-from dialer.settings import load_settings
 from dialer.simulator import SimConfig, Simulator
 from dialer.store import Store
 from tests.e2e import (
@@ -39,33 +37,8 @@ def sim() -> Iterator[Simulator]:
         yield s
 
 
-def make_stack(redis_url: str, sim: Simulator, tmp_path: Path, **settings: Any) -> Stack:
-    return Stack(redis_url, sim.url, tmp_path, **settings)
-
-
-@pytest.fixture()
-def stack_factory(redis_url: str, sim: Simulator, tmp_path: Path,
-                  request: pytest.FixtureRequest) -> Iterator[Any]:
-    stacks: list[Stack] = []
-
-    def factory(**settings: Any) -> Stack:
-        st = make_stack(redis_url, sim, tmp_path, **settings)
-        stacks.append(st)
-        return st
-
-    yield factory
-    failed = getattr(request.node, "rep_call", None)
-    for st in stacks:
-        st.stop()
-        if failed is not None and failed.failed:
-            print(st.dump())
-
-
 def producer_for(stack: Stack) -> Producer:
-    values = {k[len("DIALER_"):].lower(): v for k, v in stack.env.items()
-              if k.startswith("DIALER_")}
-    values["accounts"] = json.loads(values["accounts"])
-    settings = load_settings(**values)
+    settings = stack.settings()
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     return Producer(client, settings, CeleryPublisher(broker_app(settings.redis_url)))
 

@@ -3,7 +3,6 @@ fallback — every call ends at the simulator's ground truth."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,6 @@ import redis
 from dialer.keys import Keys
 from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
-from dialer.settings import load_settings
 from dialer.simulator import SimConfig, Simulator
 from dialer.store import Store
 from tests.e2e import all_final, attempt_of, call_posts, call_states, posts_per_attempt
@@ -42,10 +40,7 @@ def run(redis_url: str, sim: Simulator, tmp_path: Any, n: int) -> tuple[Store, l
         stack.start_worker("w1", concurrency=8)
         stack.start_worker("w2", concurrency=8)
         stack.start_beat()
-        values = {k[len("DIALER_"):].lower(): v for k, v in stack.env.items()
-                  if k.startswith("DIALER_")}
-        values["accounts"] = json.loads(values["accounts"])
-        settings = load_settings(**values)
+        settings = stack.settings()
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         producer = Producer(client, settings, CeleryPublisher(broker_app(redis_url)))
         ids = producer.enqueue_many(
