@@ -15,6 +15,7 @@ import redis
 
 from dialer.embedded import EmbeddedRedis, check_redis, free_port, redact_url
 from dialer.errors import RedisUnavailableError
+from tests.stack import wait_for
 
 
 def _alive(pid: int) -> bool:
@@ -31,12 +32,10 @@ def _alive(pid: int) -> bool:
 
 
 def _wait_dead(pid: int, timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
+    try:
+        return bool(wait_for(lambda: not _alive(pid), timeout_s, f"pid {pid} to exit"))
+    except AssertionError:
+        return False
 
 
 def test_starts_answers_and_keeps_data_across_restart(tmp_path: Path) -> None:
@@ -64,11 +63,11 @@ def test_stopped_when_the_block_raises(tmp_path: Path) -> None:
 def test_stopped_when_the_owner_process_is_killed(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
-        import sys, time
+        import sys, threading
         from dialer.embedded import EmbeddedRedis
         s = EmbeddedRedis({str(tmp_path)!r}).__enter__()
         print(s.proc.pid, flush=True)
-        time.sleep(60)
+        threading.Event().wait(60)  # until the test kills this owner
         """
     )
     owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)

@@ -208,12 +208,11 @@ def _flower_sees_events(flower_url: str, redis_url: str) -> None:
 
     def seen() -> bool:
         app.send_task(PUMP_DUE, queue=SCHEDULING_QUEUE)
-        until = time.monotonic() + 1.0
-        while time.monotonic() < until:
-            if _tasks(flower_url, PUMP_DUE):
-                return True
-            time.sleep(0.1)
-        return False
+        try:
+            return bool(wait_for(lambda: _tasks(flower_url, PUMP_DUE), 1.0,
+                                 "Flower to list the task", interval_s=0.1))
+        except AssertionError:
+            return False
 
     while not seen():
         assert time.monotonic() < deadline, "Flower received no task event within 30 s"

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from dialer.simulator import SimConfig, Simulator
+from tests.stack import wait_for
 
 SID, KEY, TOKEN = "AC_SIM", "sim_key", "sim_token"
 AUTH = (KEY, TOKEN)
@@ -66,13 +67,7 @@ def place(sim: Simulator, **extra: str | None) -> str:
 
 def until(check: Callable[[], Any], timeout_s: float = 5.0) -> Any:
     """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
+    return wait_for(check, timeout_s, "the condition", interval_s=0.01)
 
 
 def error_of(response: requests.Response, json: bool) -> tuple[int, str]:

@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import click
 import pytest
@@ -15,6 +14,7 @@ import requests
 from click.testing import CliRunner
 
 from dialer.simulator.cli import _build_config, simulator
+from tests.stack import wait_for
 
 
 def test_help_documents_every_switch_and_the_magic_numbers() -> None:
@@ -91,14 +91,13 @@ def test_runs_in_the_foreground_until_interrupted() -> None:
         match = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
         assert match, line
         url = match.group(1)
-        deadline = time.monotonic() + 10
-        while True:
+        def answers() -> bool:
             try:
-                requests.get(url + "/_sim/health", timeout=1)
-                break
+                return requests.get(url + "/_sim/health", timeout=1).ok
             except requests.ConnectionError:
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
+                return False
+
+        wait_for(answers, 10, "the simulator to answer", interval_s=0.02)
         response = requests.post(
             url + "/v1/Accounts/AC_SIM/Calls/connect.json",
             data={"From": "09111111100", "To": "09222222200", "CallerId": "080"},
