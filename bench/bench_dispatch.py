@@ -23,11 +23,11 @@ from pathlib import Path
 import redis
 
 from bench.common import client, private_redis, report
-from bench.harness import NOOP_TASK, Fleet, dialer_env, settings_values
+from bench.harness import NOOP_TASK, Fleet, dialer_env
 from dialer.keys import Keys
 from dialer.producer import Producer
 from dialer.publisher import CALLS_QUEUE, CeleryPublisher, broker_app
-from dialer.settings import load_settings
+from dialer.settings import settings_from_env
 from dialer.simulator import SimConfig, Simulator
 from dialer.store import Store
 
@@ -65,7 +65,7 @@ def call_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int) -
     r = client(url)
     r.flushdb()
     env = dialer_env(url, sim_url, rate_limit_calls=UNLIMITED, poll_after_s=600)
-    settings = load_settings(**settings_values(env))
+    settings = settings_from_env(env)
     Producer(r, settings).enqueue_many(
         [{"from": f"+91981{i:06d}0", "to": f"+91982{i:06d}0"} for i in range(total)])
     store = Store(r, Keys(settings.key_prefix))

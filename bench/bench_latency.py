@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import client, private_redis, report
-from bench.harness import Fleet, dialer_env, settings_values
+from bench.harness import Fleet, dialer_env
 from bench.measure import attempt_of, percentile
 from dialer.embedded import free_port
 from dialer.processes import wait_for
 from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
-from dialer.settings import load_settings
+from dialer.settings import settings_from_env
 from dialer.simulator import SimConfig, Simulator
 
 UNLIMITED = 100_000  # the limit out of the way: this measures the path, not the wait
@@ -66,7 +66,7 @@ def main() -> None:
             tempfile.TemporaryDirectory() as tmp:
         env = dialer_env(url, sim.url, f"http://127.0.0.1:{port}", pump_interval_s=1.0,
                          rate_limit_calls=UNLIMITED)
-        settings = load_settings(**settings_values(env))
+        settings = settings_from_env(env)
         producer = Producer(client(url), settings, CeleryPublisher(broker_app(url)))
         with Fleet(env, Path(tmp)) as fleet:
             fleet.web(port)

@@ -61,14 +61,6 @@ def dialer_env(redis_url: str, sim_url: str, web_url: str | None = None,
     return env
 
 
-def settings_values(env: dict[str, str]) -> dict[str, Any]:
-    """``load_settings(**values)`` arguments equal to what ``env`` gives a process."""
-    values: dict[str, Any] = {k[len("DIALER_"):].lower(): v for k, v in env.items()
-                              if k.startswith("DIALER_")}
-    values["accounts"] = json.loads(values["accounts"])
-    return values
-
-
 class Fleet:
     """The child processes of one run, each stopped by its own handle."""
 

@@ -23,11 +23,11 @@ from celery import Celery
 from bench.celery_rl_app import QUEUE as RL_QUEUE
 from bench.celery_rl_app import TASK as RL_TASK
 from bench.common import client, private_redis
-from bench.harness import ROOT, Fleet, dialer_env, settings_values
+from bench.harness import ROOT, Fleet, dialer_env
 from bench.measure import call_posts, max_in_window, utilisation, windows_over
 from dialer.processes import Child, wait_for
 from dialer.producer import Producer
-from dialer.settings import load_settings
+from dialer.settings import settings_from_env
 from dialer.simulator import SimConfig, Simulator
 
 
@@ -73,7 +73,7 @@ def run_pipeline(workers: int, limit: int, window_s: float, windows: int,
             for i in range(workers):
                 fleet.worker(f"w{i + 1}", concurrency=concurrency)
             fleet.beat()
-            producer = Producer(client(url), load_settings(**settings_values(env)))
+            producer = Producer(client(url), settings_from_env(env))
             producer.enqueue_many(_calls(limit * (windows + 2)))
             t0 = _wait_first_post(sim)
             time.sleep(max(0.0, t0 + windows * window_s + 1.0 - time.time()))

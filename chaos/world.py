@@ -12,12 +12,12 @@ from typing import Any
 
 import redis
 
-from bench.harness import Fleet, dialer_env, settings_values
+from bench.harness import Fleet, dialer_env
 from dialer.embedded import EmbeddedRedis, free_port
 from dialer.keys import Keys
 from dialer.processes import Child
 from dialer.producer import Producer
-from dialer.settings import Settings, load_settings
+from dialer.settings import Settings, settings_from_env
 from dialer.simulator import SimConfig, Simulator
 from dialer.store import Store
 
@@ -103,7 +103,7 @@ def world(workers: int = 2, sim: dict[str, Any] | None = None, seed: int = 1,
         env = dialer_env(server.url, simulator.url, f"http://127.0.0.1:{port}",
                          **{**DIALER_DEFAULTS, **settings})
         fleet = stack.enter_context(Fleet(env, tmp))
-        w = World(server, simulator, fleet, load_settings(**settings_values(env)), port)
+        w = World(server, simulator, fleet, settings_from_env(env), port)
         fleet.web(port)
         for _ in range(workers):
             w.add_worker()

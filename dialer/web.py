@@ -10,15 +10,15 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 import redis
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from dialer.errors import NotFoundError, ValidationError
+from dialer.http_auth import bearer_token_check
 from dialer.keys import Keys
 from dialer.producer import CallRequest, Producer
 from dialer.publisher import CeleryPublisher
@@ -81,15 +81,7 @@ def _api_routes(
 ) -> None:
     store = Store(client, Keys(settings.key_prefix))
     producer = Producer(client, settings, publisher)
-    api_token = settings.api_token.get_secret_value()
-
-    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        expected = f"Bearer {api_token}"
-        if not api_token or not authorization or not hmac.compare_digest(
-            authorization.encode(), expected.encode()
-        ):
-            raise HTTPException(401, "missing or wrong bearer token",
-                                headers={"WWW-Authenticate": "Bearer"})
+    require_token = bearer_token_check(settings.api_token.get_secret_value())
 
     @app.post("/v1/calls", status_code=202, dependencies=[Depends(require_token)])
     async def post_calls(body: CallRequest | list[CallRequest]) -> dict[str, Any]:

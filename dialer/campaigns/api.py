@@ -15,13 +15,12 @@ Errors: 401 token, 404 unknown campaign, 409 not allowed in the campaign's state
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import redis
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -30,6 +29,7 @@ from dialer.campaigns.models import CampaignStateError
 from dialer.campaigns.repo import describe
 from dialer.campaigns.report import contact_rows, csv_chunks, summary
 from dialer.errors import NotFoundError, ValidationError
+from dialer.http_auth import bearer_token_check
 from dialer.phone import normalize
 from dialer.settings import Settings
 
@@ -65,18 +65,6 @@ def _numbers(data: Any) -> list[str]:
     return [normalize(str(n), field=f"numbers[{i}]") for i, n in enumerate(items)]
 
 
-def _token_check(api_token: str) -> Callable[..., None]:
-    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        expected = f"Bearer {api_token}"
-        if not api_token or not authorization or not hmac.compare_digest(
-            authorization.encode(), expected.encode()
-        ):
-            raise HTTPException(401, "missing or wrong bearer token",
-                                headers={"WWW-Authenticate": "Bearer"})
-
-    return require_token
-
-
 def _create(life: Lifecycle, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationError("expected a JSON object (a campaign spec)", field="campaign")
@@ -96,7 +84,7 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
     """The campaign endpoints, from explicit settings and a Redis client."""
     life = Lifecycle.connect(client, settings)
     router = APIRouter(prefix="/v1", tags=["campaigns"],
-                       dependencies=[Depends(_token_check(settings.api_token.get_secret_value()))])
+                       dependencies=[Depends(bearer_token_check(settings.api_token.get_secret_value()))])
     create = functools.partial(_create, life)
 
     @router.post("/campaigns", status_code=201)
