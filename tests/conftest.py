@@ -17,6 +17,8 @@ import redis
 
 from dialer.embedded import EmbeddedRedis, check_redis
 
+pytest_plugins = ["tests.sim_fixtures"]
+
 TEST_DB = int(os.environ.get("DIALER_TEST_REDIS_DB", "15"))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,26 +16,13 @@ from tests.stack import wait_for
 SID, KEY, TOKEN = "AC_SIM", "sim_key", "sim_token"
 AUTH = (KEY, TOKEN)
 BASE = SimConfig(time_scale=0.01, seed=1, duration_fill_delay_s=60)
+pytestmark = pytest.mark.usefixtures("fresh")  # tests/sim_fixtures.py
 JSON_KEYS = [
     "Sid", "ParentCallSid", "DateCreated", "DateUpdated", "AccountSid", "To", "From",
     "PhoneNumberSid", "Status", "StartTime", "EndTime", "Duration", "Price", "Direction",
     "AnsweredBy", "ForwardedFrom", "CallerName", "Uri", "RecordingUrl",
 ]
 XML_TAGS = [k for k in JSON_KEYS if k not in ("Uri", "RecordingUrl")] + ["RecordingUrl", "Uri"]
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with Simulator(BASE) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def fresh(sim: Simulator) -> Iterator[None]:
-    sim.reset()
-    sim.configure(**BASE.model_dump())
-    yield
-    sim.reset()
 
 
 def connect_url(sim: Simulator, json: bool = True, sid: str = SID) -> str:

@@ -16,30 +16,17 @@ from dialer.simulator.receiver import CallbackReceiver
 
 SID, AUTH = "AC_SIM", ("sim_key", "sim_token")
 BASE = SimConfig(time_scale=0.01, seed=5, duration_fill_delay_s=10)
+pytestmark = pytest.mark.usefixtures("fresh")  # tests/sim_fixtures.py
 V1_FIELDS = {
     "CallSid", "EventType", "Status", "RecordingUrl", "DateUpdated", "DateCreated", "To", "From",
     "PhoneNumberSid", "Direction", "StartTime", "EndTime", "ConversationDuration", "CustomField",
 }
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with Simulator(BASE) as server:
-        yield server
-
-
 @pytest.fixture()
 def rx() -> Iterator[CallbackReceiver]:
     with CallbackReceiver() as receiver:
         yield receiver
-
-
-@pytest.fixture(autouse=True)
-def fresh(sim: Simulator) -> Iterator[None]:
-    sim.reset()
-    sim.configure(**BASE.model_dump())
-    yield
-    sim.reset()
 
 
 def v1_call(sim: Simulator, **extra: str) -> str:

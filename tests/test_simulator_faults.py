@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,23 +16,10 @@ from dialer.simulator.receiver import CallbackReceiver
 SID, KEY, TOKEN = "AC_SIM", "sim_key", "sim_token"
 AUTH = (KEY, TOKEN)
 BASE = SimConfig(time_scale=0.01, seed=13)
+pytestmark = pytest.mark.usefixtures("fresh")  # tests/sim_fixtures.py
 DATA = {"From": "09111111100", "To": "09222222200", "CallerId": "08030752400"}
 V3 = {"from": {"contact_uri": "+919111111100"}, "to": {"contact_uri": "+919222222200"},
       "virtual_number": "+912241499102"}
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with Simulator(BASE) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def fresh(sim: Simulator) -> Iterator[None]:
-    sim.reset()
-    sim.configure(**BASE.model_dump())
-    yield
-    sim.reset()
 
 
 def v1(sim: Simulator, json_: bool = True, timeout: float = 5, **extra: str) -> requests.Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,23 +14,10 @@ from tests.stack import wait_for
 
 SID, AUTH = "AC_SIM", ("sim_key", "sim_token")
 BASE = SimConfig(time_scale=0.01, seed=11, limit_calls=20, limit_window_s=2.0)
+pytestmark = pytest.mark.usefixtures("fresh")  # tests/sim_fixtures.py
 DATA = {"From": "09111111100", "To": "09222222200", "CallerId": "08030752400"}
 V3 = {"from": {"contact_uri": "+919111111100"}, "to": {"contact_uri": "+919222222200"},
       "virtual_number": "+912241499102"}
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with Simulator(BASE) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def fresh(sim: Simulator) -> Iterator[None]:
-    sim.reset()
-    sim.configure(**BASE.model_dump())
-    yield
-    sim.reset()
 
 
 def v1(sim: Simulator, session: requests.Session | None = None, json: bool = True,

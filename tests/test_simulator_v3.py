@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,25 +12,12 @@ from dialer.simulator import SimConfig, Simulator
 SID, KEY, TOKEN = "AC_SIM", "sim_key", "sim_token"
 AUTH = (KEY, TOKEN)
 BASE = SimConfig(time_scale=0.01, seed=3, duration_fill_delay_s=0)
+pytestmark = pytest.mark.usefixtures("fresh")  # tests/sim_fixtures.py
 DETAIL_KEYS = [
     "sid", "direction", "virtual_number", "state", "status", "legs", "created_time",
     "updated_time", "start_time", "end_time", "total_duration", "total_talk_time",
     "custom_field", "app_id", "app_name", "digits", "recordings",
 ]
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with Simulator(BASE) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def fresh(sim: Simulator) -> Iterator[None]:
-    sim.reset()
-    sim.configure(**BASE.model_dump())
-    yield
-    sim.reset()
 
 
 def body(**extra: Any) -> dict[str, Any]:
