@@ -17,8 +17,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check dialer workers tests bench chaos scripts
-	$(BIN)/mypy dialer workers
+	$(BIN)/ruff check dialer workers exotel_sim tests bench chaos scripts
+	$(BIN)/mypy dialer workers exotel_sim
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -28,8 +28,8 @@ from dialer.keys import Keys
 from dialer.producer import Producer
 from dialer.publisher import CALLS_QUEUE, CeleryPublisher, broker_app
 from dialer.settings import settings_from_env
-from dialer.simulator import SimConfig, Simulator
 from dialer.store import Store
+from exotel_sim import SimConfig, Simulator
 
 UNLIMITED = 100_000  # the largest DIALER_RATE_LIMIT_CALLS accepted
 

@@ -27,7 +27,7 @@ from dialer.processes import wait_for
 from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
 from dialer.settings import settings_from_env
-from dialer.simulator import SimConfig, Simulator
+from exotel_sim import SimConfig, Simulator
 
 UNLIMITED = 100_000  # the limit out of the way: this measures the path, not the wait
 

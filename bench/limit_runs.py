@@ -28,7 +28,7 @@ from bench.measure import call_posts, max_in_window, utilisation, windows_over
 from dialer.processes import Child, wait_for
 from dialer.producer import Producer
 from dialer.settings import settings_from_env
-from dialer.simulator import SimConfig, Simulator
+from exotel_sim import SimConfig, Simulator
 
 
 def _row(method: str, processes: int, clocks: str, sim: Simulator, limit: int,

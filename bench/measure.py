@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from dialer.simulator import Simulator, inspect
+from exotel_sim import Simulator, inspect
 
 
 def call_posts(sim: Simulator) -> list[dict[str, Any]]:

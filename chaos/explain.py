@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from dialer.simulator import Simulator
 from dialer.store import Store, make_attempt_id
+from exotel_sim import Simulator
 
 FIELDS = ("state", "detail", "posting", "call_sid", "transport_failures", "http_429")
 

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.measure import attempt_of, call_posts, max_in_window, windows_over
-from dialer.simulator import Simulator
 from dialer.store import Store, make_attempt_id
+from exotel_sim import Simulator
 
 FINAL = {"completed", "busy", "no-answer", "failed", "rejected", "cancelled"}
 RETRYABLE_LEG1 = {"no-answer", "failed"}  # DIALER_RETRY_ON_BUSY is off

@@ -18,8 +18,8 @@ from dialer.keys import Keys
 from dialer.processes import Child
 from dialer.producer import Producer
 from dialer.settings import Settings, settings_from_env
-from dialer.simulator import SimConfig, Simulator
 from dialer.store import Store
+from exotel_sim import SimConfig, Simulator
 
 LIMIT = 100  # calls per window: Exotel's limit and the dialer's (margin 0), scaled
 WINDOW_S = 5.0

@@ -251,7 +251,7 @@ def _register_subcommands() -> None:
     """Command groups that live beside the concept they drive."""
     import importlib
 
-    for module, name in (("dialer.simulator.cli", "simulator"),
+    for module, name in (("exotel_sim.cli", "simulator"),
                          ("dialer.campaigns.cli", "campaign"),
                          ("dialer.flower_cli", "flower"),
                          ("dialer.demo", "demo")):

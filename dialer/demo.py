@@ -33,10 +33,10 @@ from dialer.processes import Child, wait_for
 from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
 from dialer.settings import settings_from_env
-from dialer.simulator import SimConfig, Simulator
-from dialer.simulator.inspect import max_in_window
 from dialer.status import call_view
 from dialer.store import Store
+from exotel_sim import SimConfig, Simulator
+from exotel_sim.inspect import max_in_window
 
 FINAL = {"completed", "busy", "no-answer", "failed", "rejected", "cancelled", "unknown"}
 LIMIT_CALLS, LIMIT_WINDOW_S = 12, 10.0  # a scaled-down Exotel limit, to show the waits

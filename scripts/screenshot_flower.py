@@ -26,7 +26,7 @@ from typing import Any
 import requests
 
 from dialer.embedded import EmbeddedRedis, free_port
-from dialer.simulator import SimConfig, Simulator
+from exotel_sim import SimConfig, Simulator
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "flower-tasks.png"

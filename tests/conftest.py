@@ -17,7 +17,7 @@ import redis
 
 from dialer.embedded import EmbeddedRedis, check_redis
 
-pytest_plugins = ["tests.sim_fixtures"]
+pytest_plugins = ["tests.exotel_sim.sim_fixtures"]
 
 TEST_DB = int(os.environ.get("DIALER_TEST_REDIS_DB", "15"))
 

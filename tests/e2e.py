@@ -8,8 +8,8 @@ from typing import Any
 import redis
 
 from dialer.keys import Keys
-from dialer.simulator import Simulator, inspect
 from dialer.store import Store
+from exotel_sim import Simulator, inspect
 
 FINAL_CALL_STATES = {"completed", "busy", "no-answer", "failed", "rejected", "cancelled",
                      "unknown"}

@@ -15,7 +15,7 @@ import redis
 
 from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.report import contact_rows, summary
-from dialer.simulator import SimConfig, Simulator
+from exotel_sim import SimConfig, Simulator
 from tests.e2e import call_posts, max_in_window, posts_per_attempt
 from tests.stack import ROOT, Proc, Stack, wait_for
 from tests.test_campaign_helpers import csv_of, number, settings_of_env, spec

@@ -1,4 +1,4 @@
-"""The client against the simulator (``dialer.simulator``) over HTTP: every operation, every
+"""The client against the simulator (``exotel_sim``) over HTTP: every operation, every
 documented error it produces.
 
 The simulator's magic numbers (last two digits): 91 busy, 92 no-answer, 93 failed (per
@@ -30,7 +30,7 @@ from dialer.exotel.models import (
     build_request,
 )
 from dialer.settings import AccountSettings
-from dialer.simulator import SimConfig, Simulator
+from exotel_sim import SimConfig, Simulator
 
 AGENT = "09876543210"
 CUSTOMER = "09123456789"

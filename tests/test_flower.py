@@ -24,7 +24,7 @@ from dialer import flower_cli
 from dialer.cli import main
 from dialer.embedded import EmbeddedRedis, free_port
 from dialer.publisher import PUMP_DUE, SCHEDULING_QUEUE, broker_app
-from dialer.simulator import SimConfig, Simulator
+from exotel_sim import SimConfig, Simulator
 from tests.e2e import all_final, store_for
 from tests.stack import API_TOKEN, CALLBACK_SECRET, ROOT, Proc, Stack, wait_for
 

@@ -14,8 +14,8 @@ import redis
 from dialer.keys import Keys
 from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
-from dialer.simulator import SimConfig, Simulator
 from dialer.store import Store
+from exotel_sim import SimConfig, Simulator
 from tests.e2e import (
     all_final,
     attempt_of,

@@ -21,13 +21,13 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from dialer.simulator.auth import AuthResult
-from dialer.simulator.calls import SimCall
-from dialer.simulator.engine import Engine, Gate, GateResult
-from dialer.simulator.render_v3 import call_details, envelope, leg_details
-from dialer.simulator.v1 import drop_response, limit_message, retry_after
-from dialer.simulator.v3_params import V3Error, parse_v3
-from dialer.simulator.wire import record_of, redact
+from exotel_sim.auth import AuthResult
+from exotel_sim.calls import SimCall
+from exotel_sim.engine import Engine, Gate, GateResult
+from exotel_sim.render_v3 import call_details, envelope, leg_details
+from exotel_sim.v1 import drop_response, limit_message, retry_after
+from exotel_sim.v3_params import V3Error, parse_v3
+from exotel_sim.wire import record_of, redact
 
 router = APIRouter()
 

@@ -20,12 +20,12 @@ from typing import Any
 
 import requests
 
-from dialer.simulator.callback_payloads import build_payload, request_kwargs, wire_body
-from dialer.simulator.calls import CallbackTarget, SimCall
-from dialer.simulator.config import SimConfig
-from dialer.simulator.faults import Dice
-from dialer.simulator.scheduler import Scheduler
-from dialer.simulator.state import SimState
+from exotel_sim.callback_payloads import build_payload, request_kwargs, wire_body
+from exotel_sim.calls import CallbackTarget, SimCall
+from exotel_sim.config import SimConfig
+from exotel_sim.faults import Dice
+from exotel_sim.scheduler import Scheduler
+from exotel_sim.state import SimState
 
 log = logging.getLogger(__name__)
 DUPLICATE_GAP_S = 0.005

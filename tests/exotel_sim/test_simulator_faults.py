@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from dialer.simulator import SimConfig, Simulator
-from dialer.simulator.receiver import CallbackReceiver
+from exotel_sim import SimConfig, Simulator
+from exotel_sim.receiver import CallbackReceiver
 
 SID, KEY, TOKEN = "AC_SIM", "sim_key", "sim_token"
 AUTH = (KEY, TOKEN)
 BASE = SimConfig(time_scale=0.01, seed=13)
-pytestmark = pytest.mark.usefixtures("fresh")  # tests/sim_fixtures.py
+pytestmark = pytest.mark.usefixtures("fresh")  # tests/exotel_sim/sim_fixtures.py
 DATA = {"From": "09111111100", "To": "09222222200", "CallerId": "08030752400"}
 V3 = {"from": {"contact_uri": "+919111111100"}, "to": {"contact_uri": "+919222222200"},
       "virtual_number": "+912241499102"}

@@ -6,8 +6,8 @@ import threading
 import time
 from typing import Any
 
-from dialer.simulator.calls import SimCall
-from dialer.simulator.outcomes import number_key
+from exotel_sim.calls import SimCall
+from exotel_sim.outcomes import number_key
 
 
 class SimState:

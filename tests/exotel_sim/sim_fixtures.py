@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dialer.simulator import Simulator
+from exotel_sim import Simulator
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dialer.simulator.callbacks import CallbackDispatcher
-from dialer.simulator.calls import Leg, SimCall
-from dialer.simulator.config import SimConfig
-from dialer.simulator.scheduler import Scheduler
-from dialer.simulator.state import SimState
+from exotel_sim.callbacks import CallbackDispatcher
+from exotel_sim.calls import Leg, SimCall
+from exotel_sim.config import SimConfig
+from exotel_sim.scheduler import Scheduler
+from exotel_sim.state import SimState
 
 
 class Lifecycle:

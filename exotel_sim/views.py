@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from dialer.simulator.calls import SimCall
+from exotel_sim.calls import SimCall
 
 
 def _status_callback(call: SimCall) -> Any:

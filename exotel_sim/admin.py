@@ -23,8 +23,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from dialer.simulator.engine import Engine
-from dialer.simulator.views import call_view
+from exotel_sim.engine import Engine
+from exotel_sim.views import call_view
 
 router = APIRouter(prefix="/_sim")
 

@@ -9,12 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from dialer.simulator import SimConfig, Simulator
+from exotel_sim import SimConfig, Simulator
 from tests.stack import wait_for
 
 SID, AUTH = "AC_SIM", ("sim_key", "sim_token")
 BASE = SimConfig(time_scale=0.01, seed=11, limit_calls=20, limit_window_s=2.0)
-pytestmark = pytest.mark.usefixtures("fresh")  # tests/sim_fixtures.py
+pytestmark = pytest.mark.usefixtures("fresh")  # tests/exotel_sim/sim_fixtures.py
 DATA = {"From": "09111111100", "To": "09222222200", "CallerId": "08030752400"}
 V3 = {"from": {"contact_uri": "+919111111100"}, "to": {"contact_uri": "+919222222200"},
       "virtual_number": "+912241499102"}

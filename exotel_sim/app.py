@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dialer.simulator import admin, v1, v3
-from dialer.simulator.engine import Engine
-from dialer.simulator.wire import ASGIApp, WireMiddleware
+from exotel_sim import admin, v1, v3
+from exotel_sim.engine import Engine
+from exotel_sim.wire import ASGIApp, WireMiddleware
 
 
 def create_app(engine: Engine) -> ASGIApp:

@@ -29,11 +29,11 @@ import math
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dialer.simulator.auth import AuthResult
-from dialer.simulator.engine import Engine, Gate, GateResult
-from dialer.simulator.render_v1 import call_response, rest_exception
-from dialer.simulator.v1_params import ParamError, parse_connect
-from dialer.simulator.wire import DROP_HEADER, record_of, redact
+from exotel_sim.auth import AuthResult
+from exotel_sim.engine import Engine, Gate, GateResult
+from exotel_sim.render_v1 import call_response, rest_exception
+from exotel_sim.v1_params import ParamError, parse_connect
+from exotel_sim.wire import DROP_HEADER, record_of, redact
 
 router = APIRouter()
 

@@ -1,4 +1,4 @@
-"""``dialer simulator`` (dialer.simulator.cli): help, option parsing, foreground run."""
+"""``dialer simulator`` (exotel_sim.cli): help, option parsing, foreground run."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from dialer.simulator.cli import _build_config, simulator
+from exotel_sim.cli import _build_config, simulator
 from tests.stack import wait_for
 
 
@@ -80,7 +80,7 @@ def test_bad_options_are_usage_errors(args: list[str]) -> None:
 
 
 def test_runs_in_the_foreground_until_interrupted() -> None:
-    command = [sys.executable, "-m", "dialer.simulator.cli", "--port", "0", "--time-scale",
+    command = [sys.executable, "-m", "exotel_sim.cli", "--port", "0", "--time-scale",
                "0.01", "--scenario", "09111111100=busy"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

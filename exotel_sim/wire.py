@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from dialer.simulator.engine import Engine
+from exotel_sim.engine import Engine
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import requests
 
-from dialer.simulator import SimConfig, Simulator
+from exotel_sim import SimConfig, Simulator
 from tests.stack import wait_for
 
 SID, KEY, TOKEN = "AC_SIM", "sim_key", "sim_token"
 AUTH = (KEY, TOKEN)
 BASE = SimConfig(time_scale=0.01, seed=1, duration_fill_delay_s=60)
-pytestmark = pytest.mark.usefixtures("fresh")  # tests/sim_fixtures.py
+pytestmark = pytest.mark.usefixtures("fresh")  # tests/exotel_sim/sim_fixtures.py
 JSON_KEYS = [
     "Sid", "ParentCallSid", "DateCreated", "DateUpdated", "AccountSid", "To", "From",
     "PhoneNumberSid", "Status", "StartTime", "EndTime", "Duration", "Price", "Direction",

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import requests
 
-from dialer.simulator import SimConfig, Simulator
-from dialer.simulator.receiver import CallbackReceiver
+from exotel_sim import SimConfig, Simulator
+from exotel_sim.receiver import CallbackReceiver
 
 SID, AUTH = "AC_SIM", ("sim_key", "sim_token")
 BASE = SimConfig(time_scale=0.01, seed=5, duration_fill_delay_s=10)
-pytestmark = pytest.mark.usefixtures("fresh")  # tests/sim_fixtures.py
+pytestmark = pytest.mark.usefixtures("fresh")  # tests/exotel_sim/sim_fixtures.py
 V1_FIELDS = {
     "CallSid", "EventType", "Status", "RecordingUrl", "DateUpdated", "DateCreated", "To", "From",
     "PhoneNumberSid", "Direction", "StartTime", "EndTime", "ConversationDuration", "CustomField",

@@ -7,7 +7,7 @@ import binascii
 import hmac
 from enum import Enum
 
-from dialer.simulator.config import SimConfig
+from exotel_sim.config import SimConfig
 
 
 class AuthResult(Enum):

@@ -13,8 +13,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from dialer.simulator.calls import Leg, SimCall
-from dialer.simulator.clock import v3_time
+from exotel_sim.calls import Leg, SimCall
+from exotel_sim.clock import v3_time
 
 
 def envelope(

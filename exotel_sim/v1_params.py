@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dialer.simulator.calls import API_CONNECT, API_FLOW, CallbackTarget, CallSpec
-from dialer.simulator.config import SimConfig
-from dialer.simulator.outcomes import digits, number_key
+from exotel_sim.calls import API_CONNECT, API_FLOW, CallbackTarget, CallSpec
+from exotel_sim.config import SimConfig
+from exotel_sim.outcomes import digits, number_key
 
 PREFIX = "Invalid Call Parameters: "
 MAX_TIME_LIMIT = 14400

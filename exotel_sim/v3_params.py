@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialer.simulator.calls import API_V3, CallbackTarget, CallSpec
+from exotel_sim.calls import API_V3, CallbackTarget, CallSpec
 
 MAX_TIME_LIMIT = 14400
 CALLBACK_TYPES = ("application/json", "multipart/form-data", "application/x-www-form-urlencoded")

@@ -9,8 +9,8 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from dialer.simulator.config import OUTCOMES, SimConfig, parse_account
-from dialer.simulator.server import Simulator
+from exotel_sim.config import OUTCOMES, SimConfig, parse_account
+from exotel_sim.server import Simulator
 
 EPILOG = """\b
 Magic numbers (last two digits of a number):

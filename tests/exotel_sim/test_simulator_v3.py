@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 import requests
 
-from dialer.simulator import SimConfig, Simulator
+from exotel_sim import SimConfig, Simulator
 
 SID, KEY, TOKEN = "AC_SIM", "sim_key", "sim_token"
 AUTH = (KEY, TOKEN)
 BASE = SimConfig(time_scale=0.01, seed=3, duration_fill_delay_s=0)
-pytestmark = pytest.mark.usefixtures("fresh")  # tests/sim_fixtures.py
+pytestmark = pytest.mark.usefixtures("fresh")  # tests/exotel_sim/sim_fixtures.py
 DETAIL_KEYS = [
     "sid", "direction", "virtual_number", "state", "status", "legs", "created_time",
     "updated_time", "start_time", "end_time", "total_duration", "total_talk_time",

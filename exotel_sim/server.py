@@ -12,10 +12,10 @@ from typing import Any
 
 import uvicorn
 
-from dialer.simulator.admin import list_callbacks, list_calls, list_requests
-from dialer.simulator.app import create_app
-from dialer.simulator.config import SimConfig
-from dialer.simulator.engine import Engine
+from exotel_sim.admin import list_callbacks, list_calls, list_requests
+from exotel_sim.app import create_app
+from exotel_sim.config import SimConfig
+from exotel_sim.engine import Engine
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
 

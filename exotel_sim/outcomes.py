@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from dialer.simulator.config import OUTCOMES, SimConfig
+from exotel_sim.config import OUTCOMES, SimConfig
 
 LEG_MAGIC = {"91": "busy", "92": "no-answer", "93": "failed"}
 DROP_SUFFIX = "95"

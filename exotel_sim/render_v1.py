@@ -12,8 +12,8 @@ from xml.sax.saxutils import escape
 
 from fastapi.responses import JSONResponse, Response
 
-from dialer.simulator.calls import SimCall
-from dialer.simulator.clock import v1_time
+from exotel_sim.calls import SimCall
+from exotel_sim.clock import v1_time
 
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 XML_TYPE = "application/xml"

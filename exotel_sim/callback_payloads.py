@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dialer.simulator.calls import API_V3, CallbackTarget, SimCall
-from dialer.simulator.clock import v1_time
-from dialer.simulator.render_v3 import call_details
+from exotel_sim.calls import API_V3, CallbackTarget, SimCall
+from exotel_sim.clock import v1_time
+from exotel_sim.render_v3 import call_details
 
 JSON_TYPE = "application/json"
 MULTIPART_TYPE = "multipart/form-data"

@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from dialer.simulator.auth import AuthResult, authenticate
-from dialer.simulator.callbacks import CallbackDispatcher
-from dialer.simulator.calls import CallSpec, Leg, SimCall, new_sid
-from dialer.simulator.config import SimConfig
-from dialer.simulator.faults import Dice
-from dialer.simulator.lifecycle import Lifecycle
-from dialer.simulator.limiter import SlidingWindowLimiter
-from dialer.simulator.outcomes import OutcomeDecider, call_fault, number_key, parse_scenario
-from dialer.simulator.scheduler import Scheduler
-from dialer.simulator.state import SimState
+from exotel_sim.auth import AuthResult, authenticate
+from exotel_sim.callbacks import CallbackDispatcher
+from exotel_sim.calls import CallSpec, Leg, SimCall, new_sid
+from exotel_sim.config import SimConfig
+from exotel_sim.faults import Dice
+from exotel_sim.lifecycle import Lifecycle
+from exotel_sim.limiter import SlidingWindowLimiter
+from exotel_sim.outcomes import OutcomeDecider, call_fault, number_key, parse_scenario
+from exotel_sim.scheduler import Scheduler
+from exotel_sim.state import SimState
 
 
 class Gate(Enum):
