@@ -11,6 +11,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY dialer ./dialer
 COPY workers ./workers
+COPY exotel_sim ./exotel_sim
 RUN pip install .
 
 # config/flowerconfig.py is found under the working directory; .dialer holds beat's schedule.
