@@ -43,7 +43,6 @@ DIALER_DEFAULTS: dict[str, Any] = {
     "sweep_interval_s": 1.0,
     # polls of calls whose callback was lost: 300 per minute (the default is 100) since
     # the simulated calls are 100x shorter; still a budget, so the faults run is slower
-    "poll_budget_calls": 300,
 }
 
 

@@ -216,11 +216,13 @@ def status_cmd(ctx: click.Context, call_id: str, as_json: bool) -> None:
     console = Console()
     console.print(f"call [bold]{view['id']}[/] account {view['account']} mode {view['mode']}: "
                   f"[bold]{view['state']}[/]")
-    table = Table("#", "state", "call sid", "leg 1", "leg 2", "claimed", "ended", "detail")
+    table = Table("#", "state", "call sid", "leg 1", "leg 2", "claimed", "ended", "detail",
+                  "retry decision")
     for a in view["attempts"]:
         table.add_row(a.get("n", ""), a.get("state", ""), a.get("call_sid", ""),
                       a.get("leg1_status", ""), a.get("leg2_status", ""),
-                      a.get("claimed_at", ""), a.get("terminal_at", ""), a.get("detail", ""))
+                      a.get("claimed_at", ""), a.get("terminal_at", ""), a.get("detail", ""),
+                      a.get("decision_reason", ""))
     console.print(table)
 
 

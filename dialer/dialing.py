@@ -103,6 +103,9 @@ def build_attempt_request(
         if url:
             params["StatusCallback"] = url
             params["StatusCallbackContentType"] = "application/json"
+            if s.subscribe_callback_events:
+                # only then does Exotel's callback say which leg failed (seed 004)
+                params["StatusCallbackEvents"] = ["terminal"]
     return build_request(mode, params)
 
 
@@ -150,7 +153,7 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
         return "waiting:agent"
     try:
         rl_key = ctx.store.keys.ratelimit(account)
-        decision = ctx.limiter.acquire(rl_key)
+        decision = ctx.limiter.acquire(rl_key, "dial")
     except RedisUnavailableError:
         log.warning("rate limiter unavailable; attempt %s waits for the sweeper", attempt_id)
         return "waiting:redis"
@@ -195,6 +198,7 @@ def _record(
     err = result.error
     if isinstance(err, RateLimitedError):
         wait = err.retry_after_s if err.retry_after_s else s.rate_limit_window_s / 4
+        ctx.limiter.cool_down(ctx.store.keys.ratelimit(account), wait)
         store.release(attempt_id, claim, _jitter_ms(ctx, wait), "exotel 429", counter="http_429")
         return "waiting:429"
     if isinstance(err, DeviceBusyError):

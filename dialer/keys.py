@@ -24,7 +24,10 @@ class Keys:
         return f"{self.prefix}:callsid:{call_sid}"  # string: Exotel CallSid → attempt id
 
     def ratelimit(self, account: str) -> str:
-        return f"{self.prefix}:rl:{account}"  # zset: sliding log of admissions (µs)
+        # zset: every Exotel request admitted (µs); the limiter derives from it
+        # ":lookups" (zset, the GETs among them), ":starved" (a GET was denied, PX window)
+        # and ":cooldown" (Exotel answered 429, PX its wait)
+        return f"{self.prefix}:rl:{account}"
 
     def agent(self, account: str, number: str) -> str:
         return f"{self.prefix}:agent:{account}:{number}"  # zset: attempts holding the agent
@@ -48,6 +51,10 @@ class Keys:
     @property
     def unknown(self) -> str:
         return f"{self.prefix}:unknown"  # zset: unknown attempt id → time to look it up (ms)
+
+    @property
+    def evidence(self) -> str:
+        return f"{self.prefix}:evidence"  # zset: ended attempt awaiting leg evidence → look-up (ms)
 
     @property
     def unresolved(self) -> str:

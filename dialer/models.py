@@ -24,6 +24,7 @@ class AttemptState(StrEnum):
     FAILED = "failed"  # a leg could not be completed
     REJECTED = "rejected"  # Exotel refused the request (4xx other than 429); not placed
     CANCELLED = "cancelled"  # cancelled before it was placed
+    ABSENT = "absent"  # unknown, then proven never created by Exotel (redial_proven_absent)
 
 
 TERMINAL_ATTEMPT_STATES = frozenset(
@@ -34,6 +35,7 @@ TERMINAL_ATTEMPT_STATES = frozenset(
         AttemptState.FAILED,
         AttemptState.REJECTED,
         AttemptState.CANCELLED,
+        AttemptState.ABSENT,
     }
 )
 

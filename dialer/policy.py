@@ -4,14 +4,33 @@ A call is retried only when its FIRST leg (the From number; the only leg of a fl
 ended failed or no-answer — or busy when ``retry_on_busy`` — and only while attempts
 remain: attempt ``n`` (1-based) may be followed by another while ``n <= max_retries``.
 A second-leg failure is not retried unless ``retry_on_leg2_failure``.
+
+A retry is decided on evidence, never on a guess: an unsuccessful overall status says
+nothing about WHICH leg failed. Exotel's four-field v1 StatusCallback and every v3
+callback carry no leg statuses, so :func:`failed_leg` answers :data:`NO_EVIDENCE` for
+them and :func:`decide` returns a decision that ``needs_evidence``: the caller records the
+status, looks the legs up (v1 call details, v3 legs) and decides again. Without evidence
+by the deadline the call is not retried (:func:`decide_without_evidence`).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Final
 
 FAILED_STATUSES = frozenset({"failed", "no-answer", "busy", "canceled"})
+# a leg in one of these was answered (or is talking): it did not fail
+ANSWERED_LEG_STATUSES = frozenset({"completed", "in-progress", "answered"})
+
+
+class _NoEvidence:
+    def __repr__(self) -> str:
+        return "NO_EVIDENCE"
+
+
+NO_EVIDENCE: Final = _NoEvidence()
+"""What :func:`failed_leg` answers when the legs do not tell which one failed."""
 
 
 @dataclass(frozen=True)
@@ -40,25 +59,30 @@ class Decision:
     retry: bool
     delay_s: float  # 0 when not retrying
     reason: str
+    needs_evidence: bool = False  # no leg statuses yet: look them up, then decide again
 
 
-def failed_leg(status: str | None, leg1: str | None, leg2: str | None) -> tuple[int, str] | None:
-    """Which leg ended the call unsuccessfully, and how: ``(1|2, status)`` or ``None``.
+def failed_leg(
+    status: str | None, leg1: str | None, leg2: str | None, *, one_leg: bool = False
+) -> tuple[int, str] | None | _NoEvidence:
+    """Which leg ended the call unsuccessfully, and how.
 
-    With leg statuses, the first leg that did not succeed decides. Without them, an
-    unsuccessful overall status is charged to the first leg unless leg 2 is known.
+    Returns ``(1|2, status)``, ``None`` when the call did not fail, or
+    :data:`NO_EVIDENCE` when it failed and the legs do not say which one. ``one_leg``
+    (a flow call) charges the overall status to its only leg.
+
+    Exotel dials leg 2 only after leg 1 answered, so any known leg-2 status proves that
+    leg 1 answered.
     """
+    if status not in FAILED_STATUSES:
+        return None
+    if one_leg:
+        return 1, status
     if leg1 in FAILED_STATUSES:
         return 1, leg1
-    if leg1 is not None and leg2 in FAILED_STATUSES:
-        return 2, leg2
-    if status in FAILED_STATUSES:
-        if leg1 is None and leg2 is None:
-            return 1, status
-        if leg2 is not None and leg2 not in FAILED_STATUSES:
-            return 1, status
-        return 2, status
-    return None
+    if leg1 in ANSWERED_LEG_STATUSES or (leg1 is None and leg2 is not None):
+        return 2, leg2 if leg2 in FAILED_STATUSES else status
+    return NO_EVIDENCE  # no legs, or leg 1 caught mid-way ("ringing", "queued", …)
 
 
 def backoff_s(policy: RetryPolicy, retry_number: int, rand: random.Random | None = None) -> float:
@@ -77,11 +101,18 @@ def decide(
     leg1: str | None = None,
     leg2: str | None = None,
     rand: random.Random | None = None,
+    *,
+    one_leg: bool = False,
 ) -> Decision:
     """Whether a terminal attempt gets another attempt, and after how long."""
-    failed = failed_leg(status, leg1, leg2)
+    if status == "canceled":
+        return Decision(False, 0.0, "canceled")
+    failed = failed_leg(status, leg1, leg2, one_leg=one_leg)
     if failed is None:
-        return Decision(False, 0.0, "succeeded")
+        return Decision(False, 0.0, "succeeded" if status == "completed" else f"{status}")
+    if isinstance(failed, _NoEvidence):
+        return Decision(False, 0.0, f"{status}: which leg failed is not known yet",
+                        needs_evidence=True)
     leg, how = failed
     if how == "canceled":
         return Decision(False, 0.0, "canceled")
@@ -92,3 +123,8 @@ def decide(
     if attempt_number > policy.max_retries:
         return Decision(False, 0.0, f"leg {leg} {how}: retries exhausted")
     return Decision(True, backoff_s(policy, attempt_number, rand), f"leg {leg} {how}: retry")
+
+
+def decide_without_evidence(status: str | None, deadline_s: float) -> Decision:
+    """The safe default when no leg evidence came in ``deadline_s``: no retry."""
+    return Decision(False, 0.0, f"{status}: no leg evidence in {deadline_s:g}s: not retried")

@@ -1,56 +1,102 @@
-"""A strict sliding-log limiter shared by every worker on every host.
+"""One strict sliding-log budget per Exotel account, shared by every worker on every host.
+
+Exotel counts every Voice API request — call POSTs and call-details / legs GETs — against
+one limit per account (200 a minute). So every request the dialer makes takes a slot of
+the same log: dials (``kind="dial"``) and look-ups (``kind="lookup"``: polls, leg evidence,
+unknown resolution). Dials come first:
+
+* a look-up is admitted only while look-ups hold fewer than ``lookup_max`` slots of the
+  window, and only if a slot is free at all;
+* a look-up denied because the window is full marks the account ``starved`` for one
+  window; while it is marked, dials leave ``lookup_reserve`` slots of the window to
+  look-ups (minus those look-ups already hold), so polls and evidence are never starved
+  for good by a saturating campaign — and when no look-up waits, dials use every slot.
 
 One Lua script decides with Redis's own clock (``TIME``), so skewed clocks on the
-workers cannot let more than ``limit`` admissions into any window of ``window_s``:
-the log keeps every admission of the last window (microseconds) and admits only while
-it holds fewer than ``limit`` entries. When Redis errors, nothing is admitted
-(fail closed): :meth:`SlidingWindowLimiter.acquire` raises ``RedisUnavailableError``.
+workers cannot let more than ``limit`` admissions into any window of ``window_s``. When
+Redis errors, nothing is admitted (fail closed): :meth:`SlidingWindowLimiter.acquire`
+raises ``RedisUnavailableError``.
 
 Exotel counts a request when it arrives, a little after we admitted it. After the
 request, :meth:`SlidingWindowLimiter.confirm` moves its entry to the time the answer came
 back (later than the arrival), so an entry leaves the log only after its request's
 arrival has left the window: the limit then holds by Exotel's arrival times too, without
 a margin, as long as a request takes less than the window.
+
+A 429 from Exotel (someone else using the account, or a clock we cannot see) is honoured
+by :meth:`SlidingWindowLimiter.cool_down`: nothing is admitted for the account until the
+wait Exotel asked for has passed.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Literal
 
 import redis
 
 from dialer.errors import RedisUnavailableError
 
-# KEYS[1] = the log (zset member → admission time in µs)
-# ARGV[1] = limit (admissions per window), ARGV[2] = window in µs, ARGV[3] = a unique member
-# Returns {admitted (1|0), now_us, wait_us}: wait_us is how long until a slot frees.
+Kind = Literal["dial", "lookup"]
+
+# KEYS[1] the log (member → admission µs), KEYS[2] the look-ups' log, KEYS[3] the starved
+# mark, KEYS[4] the cool-down mark
+# ARGV[1] limit, ARGV[2] window µs, ARGV[3] a unique member, ARGV[4] kind (dial|lookup),
+# ARGV[5] most look-ups per window, ARGV[6] slots dials leave to starved look-ups
+# Returns {admitted (1|0), now_us, wait_us}: wait_us is how long until a slot may free.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local cool = redis.call('PTTL', KEYS[4])
+if cool > 0 then return {0, now, cool * 1000} end
 -- keep admissions inside the closed window [now - window, now]
 -- (string.format, not '..': Lua prints numbers with 14 digits, which would lose µs)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', now - window))
+local cutoff = '(' .. string.format('%.0f', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cutoff)
 local n = redis.call('ZCARD', KEYS[1])
-if n < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
-  return {1, now, 0}
+local g = redis.call('ZCARD', KEYS[2])
+-- the wait until `log` holds fewer than `cap` entries
+local function wait_for(log, count, cap)
+  if cap <= 0 then return window end
+  local e = redis.call('ZRANGE', log, count - cap, count - cap, 'WITHSCORES')
+  local w = tonumber(e[2]) + window - now + 1
+  if w < 1 then w = 1 end
+  return w
 end
-local oldest = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
-local wait = tonumber(oldest[2]) + window - now + 1
-if wait < 1 then wait = 1 end
-return {0, now, wait}
+local lookup = ARGV[4] == 'lookup'
+if lookup then
+  local most = tonumber(ARGV[5])
+  if g >= most then return {0, now, wait_for(KEYS[2], g, most)} end
+  if n >= limit then
+    redis.call('SET', KEYS[3], '1', 'PX', math.ceil(window / 1000))
+    return {0, now, wait_for(KEYS[1], n, limit)}
+  end
+else
+  local cap = limit
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    local leave = tonumber(ARGV[6]) - g
+    if leave > 0 then cap = limit - leave end
+  end
+  if n >= cap then return {0, now, wait_for(KEYS[1], n, cap)} end
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+if lookup then
+  redis.call('ZADD', KEYS[2], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], math.ceil(window / 1000) + 1000)
+end
+return {1, now, 0}
 """
 
-
-# Move an admitted entry to now (only if it is still in the log).
-# KEYS[1] = the log; ARGV[1] = the member. Returns 1 when moved.
+# Move an admitted entry to now (only where it is still in a log).
+# KEYS[1] the log, KEYS[2] the look-ups' log; ARGV[1] the member. Returns 1 when moved.
 _CONFIRM = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[2], 'XX', 'CH', now, ARGV[1])
 return redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1])
 """
 
@@ -64,25 +110,44 @@ class Decision:
 
 
 class SlidingWindowLimiter:
-    """Admit at most ``limit`` acquisitions per sliding ``window_s`` for a key."""
+    """Admit at most ``limit`` requests per sliding ``window_s`` for a key, dials first.
 
-    def __init__(self, client: redis.Redis, limit: int, window_s: float) -> None:
+    ``lookup_max`` (default: ``limit``) caps look-ups per window; ``lookup_reserve``
+    (default 0) is what dials leave to look-ups that were denied.
+    """
+
+    def __init__(self, client: redis.Redis, limit: int, window_s: float, *,
+                 lookup_max: int | None = None, lookup_reserve: int = 0) -> None:
         if limit <= 0:
             raise ValueError(f"limit must be > 0, got {limit!r}")
         if window_s <= 0:
             raise ValueError(f"window_s must be > 0, got {window_s!r}")
+        lookup_max = limit if lookup_max is None else lookup_max
+        if not 0 <= lookup_max <= limit:
+            raise ValueError(f"lookup_max must be within [0, {limit}], got {lookup_max!r}")
+        if not 0 <= lookup_reserve <= lookup_max:
+            raise ValueError(
+                f"lookup_reserve must be within [0, {lookup_max}], got {lookup_reserve!r}")
         self.client = client
         self.limit = limit
         self.window_us = int(window_s * 1_000_000)
+        self.lookup_max = lookup_max
+        self.lookup_reserve = lookup_reserve
         self._script = client.register_script(_ACQUIRE)
         self._confirm = client.register_script(_CONFIRM)
 
-    def acquire(self, key: str) -> Decision:
+    @staticmethod
+    def _keys(key: str) -> list[str]:
+        return [key, f"{key}:lookups", f"{key}:starved", f"{key}:cooldown"]
+
+    def acquire(self, key: str, kind: Kind = "dial") -> Decision:
         """Try to take a slot now. Raises ``RedisUnavailableError`` (fail closed)."""
         member = secrets.token_hex(8)
         try:
             admitted, now_us, wait_us = self._script(
-                keys=[key], args=[self.limit, self.window_us, member]
+                keys=self._keys(key),
+                args=[self.limit, self.window_us, member, kind, self.lookup_max,
+                      self.lookup_reserve],
             )
         except (redis.RedisError, OSError) as exc:
             raise RedisUnavailableError(f"rate limiter unavailable: {exc}") from exc
@@ -94,7 +159,14 @@ class SlidingWindowLimiter:
         Best effort: if Redis errors the entry keeps its admission time.
         """
         try:
-            self._confirm(keys=[key], args=[member])
+            self._confirm(keys=self._keys(key)[:2], args=[member])
+        except (redis.RedisError, OSError):
+            pass
+
+    def cool_down(self, key: str, wait_s: float) -> None:
+        """Exotel answered 429: admit nothing for ``key`` during ``wait_s`` (best effort)."""
+        try:
+            self.client.set(self._keys(key)[3], "1", px=max(1, int(wait_s * 1000)))
         except (redis.RedisError, OSError):
             pass
 

@@ -3,6 +3,11 @@
 A terminal status is never undone; missing values never overwrite known ones; reaching a
 terminal status decides the first-leg retry exactly once (the decision is taken here, in
 Python, and applied by one Lua script that acts only if the attempt was not terminal).
+
+A retry is decided on evidence: when the terminal update does not say which leg failed (a
+four-field v1 callback, any v3 callback) the attempt ends, the call waits
+``awaiting-evidence`` and the poller looks the legs up; the update that brings them (a
+poll, or a late callback) takes the decision then, once (:meth:`Store.decide`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import random
 
 from dialer.errors import NotFoundError
 from dialer.models import EXOTEL_TERMINAL_STATUSES, AttemptState, CallUpdate, Mode
-from dialer.policy import Decision, RetryPolicy, decide
+from dialer.policy import Decision, RetryPolicy, decide, decide_without_evidence
 from dialer.settings import Settings
 from dialer.store import Applied, Store, call_id_of
 
@@ -69,14 +74,14 @@ def reconcile(
     final = terminal_state(update)
     decision: Decision | None = None
     if final is not None:
-        leg1, leg2 = update.leg1_status, update.leg2_status
-        if call["mode"] == Mode.FLOW.value and leg1 is None:
-            leg1 = update.status  # a flow call has one leg
-        decision = decide(policy_for(settings, call), int(attempt["n"]), update.status,
-                          leg1, leg2, rand)
+        decision = _decide(settings, call, attempt, update.status, update.leg1_status,
+                           update.leg2_status, rand)
     applied = store.apply_update(
-        attempt_id, update, final, decision, poll_after_ms=int(settings.poll_interval_s * 1000)
+        attempt_id, update, final, decision, poll_after_ms=int(settings.poll_interval_s * 1000),
+        evidence_after_ms=int(settings.evidence_delay_s * 1000),
     )
+    if applied.awaiting_evidence and not applied.became_terminal:
+        decide_on_evidence(store, settings, attempt_id, call, rand)
     if applied.became_terminal:
         if call["mode"] == Mode.CONNECT.value:
             agent = json.loads(call["request"]).get("From")
@@ -84,6 +89,55 @@ def reconcile(
                 store.agent_release(call["account"], str(agent), attempt_id)
         if update.duration_s is None or update.price is None:
             # Duration and Price arrive about two minutes after the end: look once more.
-            store.r.zadd(store.keys.active,
-                         {attempt_id: store.now_ms() + int(settings.fill_poll_after_s * 1000)})
+            store.check_later(store.keys.active, attempt_id,
+                              int(settings.fill_poll_after_s * 1000))
     return applied
+
+
+def _decide(settings: Settings, call: dict[str, str], attempt: dict[str, str],
+            status: str | None, leg1: str | None, leg2: str | None,
+            rand: random.Random | None) -> Decision:
+    return decide(policy_for(settings, call), int(attempt["n"]), status, leg1, leg2, rand,
+                  one_leg=call["mode"] == Mode.FLOW.value)
+
+
+def decide_on_evidence(store: Store, settings: Settings, attempt_id: str,
+                       call: dict[str, str], rand: random.Random | None = None) -> bool:
+    """Take the retry decision of an ended attempt from the legs it now knows.
+
+    Returns True when the decision was taken (by this call or an earlier one); False while
+    the legs still do not tell which one failed.
+    """
+    attempt = store.get_attempt(attempt_id)
+    if attempt.get("decision") != "pending":
+        return True
+    decision = _decide(settings, call, attempt, attempt.get("status") or attempt["state"],
+                       attempt.get("leg1_status") or None, attempt.get("leg2_status") or None,
+                       rand)
+    if decision.needs_evidence:
+        return False
+    store.decide(attempt_id, decision)
+    log.info("attempt %s: %s", attempt_id, decision.reason)
+    return True
+
+
+def give_up_evidence(store: Store, settings: Settings, attempt_id: str) -> None:
+    """No leg evidence by the deadline: the safe default, no retry."""
+    attempt = store.get_attempt(attempt_id)
+    decision = decide_without_evidence(attempt.get("status") or attempt.get("state"),
+                                       settings.evidence_deadline_s)
+    if store.decide(attempt_id, decision)[0]:
+        log.warning("attempt %s: %s", attempt_id, decision.reason)
+
+
+def redial_absent(store: Store, settings: Settings, attempt_id: str) -> None:
+    """An unknown attempt proven never created (``redial_proven_absent``): dial again
+    while the call's attempts last."""
+    call = store.get_call(call_id_of(attempt_id))
+    n = int(store.get_attempt(attempt_id)["n"])
+    if n <= policy_for(settings, call).max_retries:
+        decision = Decision(True, 0.0, "never created by Exotel: dialled again")
+    else:
+        decision = Decision(False, 0.0, "never created by Exotel: attempts used up")
+    store.decide(attempt_id, decision)
+    log.warning("attempt %s: %s", attempt_id, decision.reason)

@@ -52,6 +52,8 @@ class AccountSettings(BaseModel):
     # An explicit base URL (e.g. the simulator) replaces both regional hosts.
     base_url: AnyHttpUrl | None = None
     caller_id: str | None = Field(default=None, description="default CallerId / virtual number")
+    # Exotel's timestamps (DateCreated …) are local to the account: IST for Exotel India.
+    utc_offset_minutes: int = Field(default=330, ge=-720, le=840)
 
     @field_validator("api_token")
     @classmethod
@@ -112,6 +114,15 @@ class Settings(BaseSettings):
     )
     rate_limit_margin_calls: int = Field(
         default=5, ge=0, description="admitted = rate_limit_calls - margin (195 by default)"
+    )
+    lookup_max_share: float = Field(
+        default=0.5, ge=0, le=1,
+        description="share of the admitted requests per window that GETs (polls, look-ups) "
+        "may use; dials use the rest and whatever GETs leave",
+    )
+    lookup_reserve_share: float = Field(
+        default=0.1, ge=0, le=1,
+        description="share of the admitted requests dials leave to GETs that were denied",
     )
 
     # --- retries ---------------------------------------------------------------------
@@ -190,14 +201,34 @@ class Settings(BaseSettings):
         description="a call that ended without Duration/Price is polled once more after this",
     )
     poll_tick_s: float = Field(default=5.0, gt=0, le=600, description="beat period of the poller")
-    poll_budget_calls: int = Field(
-        default=100, ge=1, description="call-detail GETs per account per poll budget window"
+    subscribe_callback_events: bool = Field(
+        default=True,
+        description="v1 requests subscribe StatusCallbackEvents=terminal, so the callback "
+        "carries the legs' statuses",
     )
-    poll_budget_window_s: float = Field(
-        default=60.0, gt=0, description="window of poll_budget_calls (separate from the limit)"
+    evidence_delay_s: float = Field(
+        default=5.0, ge=0,
+        description="an ended call whose callback had no leg statuses is looked up after this",
+    )
+    evidence_interval_s: float = Field(
+        default=30.0, gt=0, description="then looked up again this often while none come"
+    )
+    evidence_deadline_s: float = Field(
+        default=900.0, gt=0,
+        description="no leg evidence this long after the end: the call is not retried",
     )
     unknown_deadline_s: float = Field(
-        default=3600.0, gt=0, description="unknown attempts are looked up this long, then reported"
+        default=3600.0, gt=0,
+        description="unknown attempts are looked up this long (the horizon), then reported",
+    )
+    unknown_match_window_s: float = Field(
+        default=120.0, gt=0,
+        description="an unknown attempt matches a listed call created this close to its POST",
+    )
+    redial_proven_absent: bool = Field(
+        default=False,
+        description="dial again an unknown attempt that Exotel still does not list at the "
+        "horizon (its call was never created)",
     )
     sweep_interval_s: float = Field(default=30.0, gt=0, description="beat period of the sweeper")
     task_visibility_timeout_s: int = Field(
@@ -246,8 +277,18 @@ class Settings(BaseSettings):
 
     @property
     def rate_limit_admitted(self) -> int:
-        """Calls admitted per window: the limit less the safety margin."""
+        """Requests admitted per window: the limit less the safety margin."""
         return self.rate_limit_calls - self.rate_limit_margin_calls
+
+    @property
+    def lookup_max(self) -> int:
+        """GETs admitted per window at most."""
+        return int(self.rate_limit_admitted * self.lookup_max_share)
+
+    @property
+    def lookup_reserve(self) -> int:
+        """Slots per window dials leave to GETs that were denied."""
+        return min(self.lookup_max, int(self.rate_limit_admitted * self.lookup_reserve_share))
 
     def account(self, name: str) -> AccountSettings:
         for acc in self.accounts:

@@ -12,8 +12,10 @@ _ATTEMPT_FIELDS = (
     "id", "n", "state", "call_sid", "status", "leg1_status", "leg2_status", "start_time",
     "end_time", "duration_s", "talk_time_s", "price", "recording_url", "digits", "detail",
     "last_wait", "http_429", "transport_failures",
+    "decision",  # retry | final | pending (ended; waits for leg evidence)
+    "decision_reason",  # why: "leg 1 no-answer: retry", "… no leg evidence in 900s …"
 )
-_TIMES = ("created_at", "claimed_at", "posting_at", "outcome_at", "terminal_at")
+_TIMES = ("created_at", "claimed_at", "posting_at", "outcome_at", "terminal_at", "decided_at")
 
 
 def iso_ms(ms: str | None) -> str | None:

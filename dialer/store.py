@@ -73,6 +73,7 @@ class Applied:
     state: str
     became_terminal: bool
     retried: bool
+    awaiting_evidence: bool = False  # ended; the retry decision waits for leg statuses
 
 
 class Store:
@@ -88,11 +89,13 @@ class Store:
         self._release = client.register_script(lua.RELEASE)
         self._outcome = client.register_script(lua.OUTCOME)
         self._apply = client.register_script(lua.APPLY_UPDATE)
+        self._decide = client.register_script(lua.DECIDE)
         self._sweep_dialing = client.register_script(lua.SWEEP_DIALING)
         self._sweep_pending = client.register_script(lua.SWEEP_PENDING)
         self._agent_acquire = client.register_script(lua.AGENT_ACQUIRE)
         self._take_expired = client.register_script(lua.TAKE_EXPIRED)
         self._cancel_pending = client.register_script(lua.CANCEL_PENDING)
+        self._mark_absent = client.register_script(lua.MARK_ABSENT)
 
     # --- creation ------------------------------------------------------------------
     def create_calls(self, calls: Sequence[NewCall], *, delay_ms: int = -1) -> list[Created]:
@@ -239,8 +242,14 @@ class Store:
         decision: Decision | None,
         *,
         poll_after_ms: int = 60_000,
+        evidence_after_ms: int = 5_000,
     ) -> Applied:
-        """Apply a callback or poll result; forward only; retry decided exactly once."""
+        """Apply a callback or poll result; forward only; retry decided exactly once.
+
+        A terminal update whose ``decision`` needs leg evidence ends the attempt but leaves
+        the call ``awaiting-evidence``: the attempt joins the evidence set, looked up after
+        ``evidence_after_ms``, and :meth:`decide` takes the retry decision later.
+        """
         k = self.keys
         call_id, n_str = attempt_id.rsplit("-", 1)
         n = int(n_str)
@@ -250,21 +259,45 @@ class Store:
             if value is not None and str(value).strip() != "":
                 fields[name] = str(value)
         retry = bool(terminal_state and decision and decision.retry)
+        how = ""
+        if terminal_state is not None:
+            how = "final"
+            if decision is not None and decision.needs_evidence:
+                how = "evidence"
+            elif retry:
+                how = "retry"
         next_id = make_attempt_id(call_id, n + 1) if retry else ""
-        changed, state, became, retried = self._apply(
+        changed, state, became, retried, decided = self._apply(
             keys=[
                 k.attempt(attempt_id), k.call(call_id), k.active, k.unknown, k.dialing, k.due,
                 k.attempt(next_id) if retry else "", k.events,
-                k.call_sid(fields["call_sid"]) if "call_sid" in fields else "",
+                k.call_sid(fields["call_sid"]) if "call_sid" in fields else "", k.evidence,
             ],
             args=[
                 attempt_id, json.dumps(fields), terminal_state.value if terminal_state else "",
                 int((decision.delay_s if decision else 0) * 1000), next_id, n + 1,
                 EVENTS_MAXLEN, (decision.reason if decision else update.source)[:200],
-                poll_after_ms,
+                poll_after_ms, how, max(0, evidence_after_ms),
             ],
         )
-        return Applied(bool(int(changed)), str(state), bool(int(became)), bool(int(retried)))
+        return Applied(bool(int(changed)), str(state), bool(int(became)), bool(int(retried)),
+                       str(decided) == "pending")
+
+    def decide(self, attempt_id: str, decision: Decision) -> tuple[bool, bool]:
+        """Take the retry decision an ended attempt waited for, exactly once.
+
+        Returns ``(decided, retried)``; ``decided`` is False when it was taken already.
+        """
+        k = self.keys
+        call_id, n_str = attempt_id.rsplit("-", 1)
+        next_id = make_attempt_id(call_id, int(n_str) + 1) if decision.retry else ""
+        decided, retried = self._decide(
+            keys=[k.attempt(attempt_id), k.call(call_id), k.due,
+                  k.attempt(next_id) if next_id else "", k.events, k.evidence],
+            args=[attempt_id, int(decision.delay_s * 1000), next_id, int(n_str) + 1,
+                  EVENTS_MAXLEN, decision.reason[:200]],
+        )
+        return bool(int(decided)), bool(int(retried))
 
     def cancel_pending(self, attempt_id: str, reason: str) -> bool:
         """pending → cancelled (never dialled); False when it is already further on."""
@@ -300,6 +333,28 @@ class Store:
         """Members of ``zset`` whose time has come; their score moves ``push_back_ms`` on."""
         return list(self._take_expired(keys=[zset], args=[max_count, push_back_ms]))
 
+    def push_back(self, zset: str, member: str, delay_ms: int) -> None:
+        """A member of a work set is due again ``delay_ms`` from now (if still there)."""
+        self.r.zadd(zset, {member: self.now_ms() + max(0, delay_ms)}, xx=True)
+
+    def check_later(self, zset: str, member: str, delay_ms: int) -> None:
+        """Add ``member`` to work set ``zset``, due ``delay_ms`` from now."""
+        self.r.zadd(zset, {member: self.now_ms() + max(0, delay_ms)})
+
+    def forget(self, zset: str, member: str) -> None:
+        """Nothing more to do for ``member`` in work set ``zset``."""
+        self.r.zrem(zset, member)
+
+    def mark_fill_polled(self, attempt_id: str) -> None:
+        """The one look for Duration / Price after the end was taken."""
+        self.r.hset(self.keys.attempt(attempt_id), "fill_polled", "1")
+
+    def mark_absent(self, attempt_id: str, reason: str) -> bool:
+        """unknown → absent (never created by Exotel); the retry decision is pending."""
+        k = self.keys
+        return bool(int(self._mark_absent(keys=[k.attempt(attempt_id), k.unknown, k.events],
+                                          args=[attempt_id, reason[:200], EVENTS_MAXLEN])))
+
     # --- sweeping ------------------------------------------------------------------
     def sweep(self, dialing_timeout_ms: int, pending_redeliver_ms: int, max_count: int = 1000
               ) -> dict[str, int]:
@@ -334,12 +389,10 @@ class Store:
         """Sizes of the working sets (for health checks and tests)."""
         k = self.keys
         pipe = self.r.pipeline(transaction=False)
-        for name in ("due", "pending", "dialing", "active", "unknown", "calls"):
+        names = ("due", "pending", "dialing", "active", "unknown", "evidence", "calls")
+        for name in names:
             pipe.zcard(getattr(k, name))
-        values = pipe.execute()
-        return dict(
-            zip(("due", "pending", "dialing", "active", "unknown", "calls"), values, strict=True)
-        )
+        return dict(zip(names, pipe.execute(), strict=True))
 
 
 def is_terminal(state: str) -> bool:

@@ -60,7 +60,6 @@ class Stack:
             "poll_after_s": 5.0,
             "poll_interval_s": 2.0,
             "fill_poll_after_s": 2.0,
-            "poll_budget_calls": 10_000,  # short simulated calls: polls are cheap here
             "retry_backoff_base_s": 0.2,
             "retry_backoff_max_s": 1.0,
             "agent_busy_wait_s": 0.2,

@@ -102,3 +102,54 @@ def test_confirm_moves_the_entry_to_the_end_of_the_request(r: redis.Redis) -> No
     assert before is not None and after is not None and after >= before
     limiter.confirm("k", "not-there")  # never adds an entry
     assert r.zcard("k") == 1
+
+
+def test_lookups_use_at_most_their_share(r: redis.Redis) -> None:
+    limiter = SlidingWindowLimiter(r, 10, 30.0, lookup_max=3)
+    got = [limiter.acquire("k", "lookup").admitted for _ in range(5)]
+    assert got == [True, True, True, False, False]
+    assert all(limiter.acquire("k", "dial").admitted for _ in range(7))  # dials: the rest
+    assert not limiter.acquire("k", "dial").admitted  # 10 in all, whatever the kind
+
+
+def test_dials_leave_the_reserve_to_starved_lookups(r: redis.Redis) -> None:
+    limiter = SlidingWindowLimiter(r, 10, 30.0, lookup_max=5, lookup_reserve=2)
+    assert all(limiter.acquire("k", "dial").admitted for _ in range(8))
+    # nobody asked for a look-up yet: dials may take every slot
+    assert limiter.acquire("k", "dial").admitted
+    assert limiter.acquire("k", "lookup").admitted
+    assert not limiter.acquire("k", "lookup").admitted  # full: the account is "starved"
+    r.delete("k")  # a new window: 0 in the log, the starved mark stays for one window
+    r.delete("k:lookups")
+    assert sum(limiter.acquire("k", "dial").admitted for _ in range(10)) == 8  # 2 left
+    assert limiter.acquire("k", "lookup").admitted and limiter.acquire("k", "lookup").admitted
+    assert not limiter.acquire("k", "lookup").admitted and not limiter.acquire("k").admitted
+
+
+def test_a_cool_down_admits_nothing_until_it_ends(r: redis.Redis) -> None:
+    limiter = SlidingWindowLimiter(r, 10, 30.0)
+    limiter.cool_down("k", 20)
+    for kind in ("dial", "lookup"):
+        d = limiter.acquire("k", kind)  # type: ignore[arg-type]
+        assert not d.admitted and 15 < d.wait_s <= 20
+    r.delete("k:cooldown")
+    assert limiter.acquire("k").admitted
+
+
+def test_confirm_moves_a_lookup_in_both_logs(r: redis.Redis) -> None:
+    limiter = SlidingWindowLimiter(r, 10, 30.0, lookup_max=5)
+    d = limiter.acquire("k", "lookup")
+    before = r.zscore("k:lookups", d.member)
+    wait_for_clock(r, int(before or 0))
+    limiter.confirm("k", d.member)
+    assert (r.zscore("k:lookups", d.member) or 0) > (before or 0)
+    assert r.zscore("k", d.member) == r.zscore("k:lookups", d.member)
+
+
+def wait_for_clock(r: redis.Redis, past_us: int) -> None:
+    """Until Redis's clock has moved past ``past_us`` (a microsecond or so)."""
+    for _ in range(10_000):
+        sec, usec = r.time()
+        if int(sec) * 1_000_000 + int(usec) > past_us:
+            return
+    raise AssertionError("Redis's clock did not move")

@@ -33,8 +33,7 @@ def sim() -> Iterator[Simulator]:
 
 def run(redis_url: str, sim: Simulator, tmp_path: Any, n: int) -> tuple[Store, list[str]]:
     stack = Stack(redis_url, sim.url, tmp_path, rate_limit_calls=100_000,
-                  max_retries=MAX_RETRIES, poll_after_s=3.0, poll_interval_s=2.0,
-                  poll_budget_calls=100_000)
+                  max_retries=MAX_RETRIES, poll_after_s=3.0, poll_interval_s=2.0)
     try:
         stack.start_web()
         stack.start_worker("w1", concurrency=8)

@@ -26,7 +26,6 @@ class WorkerContext:
     store: Store
     dial: DialContext
     publisher: CeleryPublisher
-    poll_limiter: SlidingWindowLimiter
 
 
 _lock = threading.Lock()
@@ -41,8 +40,11 @@ def build(app: Celery) -> WorkerContext:
         socket_timeout=max(5.0, settings.redis_connect_timeout_s), health_check_interval=30,
     )
     store = Store(client, Keys(settings.key_prefix))
+    # one budget per account for every Exotel request: dials, polls and look-ups
     limiter = SlidingWindowLimiter(client, settings.rate_limit_admitted,
-                                   settings.rate_limit_window_s)
+                                   settings.rate_limit_window_s,
+                                   lookup_max=settings.lookup_max,
+                                   lookup_reserve=settings.lookup_reserve)
     clients = {
         a.name: ExotelClient(a, connect_timeout_s=settings.http_connect_timeout_s,
                              read_timeout_s=settings.http_read_timeout_s)
@@ -50,9 +52,7 @@ def build(app: Celery) -> WorkerContext:
     }
     dial = DialContext(settings, store, limiter, dict(clients), random.Random(),
                        gate=_campaign_gate(store, settings))
-    poll_limiter = SlidingWindowLimiter(client, settings.poll_budget_calls,
-                                        settings.poll_budget_window_s)
-    return WorkerContext(settings, client, store, dial, CeleryPublisher(app), poll_limiter)
+    return WorkerContext(settings, client, store, dial, CeleryPublisher(app))
 
 
 def _campaign_gate(store: Store, settings: Settings) -> Gate | None:

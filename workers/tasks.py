@@ -74,5 +74,5 @@ def sweep() -> dict[str, int]:
 @app.task(name=names.POLL_CALLS)
 def poll_calls() -> dict[str, int]:
     ctx = context.get(app)
-    report = poll_due(ctx.store, ctx.settings, ctx.dial.clients, ctx.poll_limiter)  # type: ignore[arg-type]
+    report = poll_due(ctx.store, ctx.settings, ctx.dial.clients, ctx.dial.limiter)  # type: ignore[arg-type]
     return dict(report.__dict__)
