@@ -125,14 +125,13 @@ def scalar_text(value: Any) -> str | None:
         if abs(value) >= 10**30:
             return None
         text_ = str(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
+    elif isinstance(value, float | Decimal):
+        # A float (callback JSON) reads like the Decimal of the same JSON text (poll JSON is
+        # parsed with parse_float=Decimal): 1e+16 -> "10000000000000000", 1.5 -> "1.5".
+        number = Decimal(repr(value)) if isinstance(value, float) else value
+        if not number.is_finite() or number.adjusted() >= 30:
             return None
-        text_ = repr(value)
-    elif isinstance(value, Decimal):  # poll JSON is parsed with parse_float=Decimal
-        if not value.is_finite() or value.adjusted() >= 30:
-            return None
-        text_ = format(value, "f")
+        text_ = format(number, "f")
     else:
         return None
     return None if text_.lower() in _NULL_WORDS else text_
