@@ -10,6 +10,8 @@
     ├── ``AuthenticationError``  401 / v3 1010: fix the credentials, don't retry
     ├── ``InvalidRequestError``  400, v3 1001/1002 …: fix the request, don't retry
     ├── ``ExotelNotFoundError``  404: unknown call sid / account / virtual number
+    ├── ``DndError``             v1 403 "… because of TRAI NDNC regulations": the number is
+    │                            on the Do-Not-Disturb register; not placed, never retried
     ├── ``RateLimitedError``     429: wait (``retry_after_s``) and try again, spends no retry
     ├── ``DeviceBusyError``      v3 409 10705/10706, 1012: the user device is busy/unavailable
     └── ``TransientError``       5xx, timeouts, resets: outcome may be unknown for a POST
@@ -94,12 +96,38 @@ class ExotelNotFoundError(ExotelError):
     """404: the call, account or virtual number does not exist."""
 
 
-class RateLimitedError(ExotelError):
-    """429: too many requests. Wait ``retry_after_s`` (when given) and try again."""
+class DndError(ExotelError):
+    """v1 403 for a number on the DND / NDNC register (TRAI): a refusal, not an auth error.
 
-    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: object) -> None:
+    The call was not placed and must not be retried (calling again gives the same answer);
+    ``reason`` is ``"dnd"``.
+    """
+
+    reason = "dnd"
+
+
+class RateLimitedError(ExotelError):
+    """429: too many requests. Wait ``retry_after_s`` (when given) and try again.
+
+    ``retry_after_s`` comes from ``Retry-After``; ``rate_limit_remaining`` and
+    ``rate_limit_reset`` are the ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset`` header
+    values as sent (the reset is a number whose unit Exotel does not document: seconds
+    until the reset, or a Unix time). Each is ``None`` when absent or unreadable.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+        rate_limit_remaining: int | None = None,
+        rate_limit_reset: float | None = None,
+        **kw: object,
+    ) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.retry_after_s = retry_after_s
+        self.rate_limit_remaining = rate_limit_remaining
+        self.rate_limit_reset = rate_limit_reset
 
 
 class DeviceBusyError(ExotelError):

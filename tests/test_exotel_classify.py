@@ -17,13 +17,21 @@ from urllib3.exceptions import (
 from dialer.errors import (
     AuthenticationError,
     DeviceBusyError,
+    DndError,
     ExotelError,
     ExotelNotFoundError,
     InvalidRequestError,
     RateLimitedError,
     TransientError,
 )
-from dialer.exotel.classify import error_class, never_sent, parse_retry_after
+from dialer.exotel.classify import (
+    error_class,
+    is_dnd_refusal,
+    never_sent,
+    parse_remaining,
+    parse_reset,
+    parse_retry_after,
+)
 
 
 @pytest.mark.parametrize(
@@ -131,3 +139,68 @@ NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 )
 def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
     assert parse_retry_after(value, now=NOW) == seconds
+
+
+# --- DND refusals -------------------------------------------------------------------------
+
+# Exotel's wording of the refusal, as Exotel clients have recorded it.
+DND_MESSAGES = [
+    "Call to 09812345678 can not be made because of TRAI NDNC regulations",
+    "Call to [09812345678] can not be made because of TRAI NDNC regulations",
+    "Call to ****** cannot be made because of TRAI NDNC regulations",
+    "Call cannot be made as the recipient's number is blocked by TRAI NDNC regulations.",
+    "The number is registered in DND",
+    "number on the ncpr (Do Not Disturb) register",
+]
+
+
+@pytest.mark.parametrize("message", DND_MESSAGES)
+def test_a_403_naming_dnd_is_a_dnd_refusal(message: str) -> None:
+    cls = error_class(403, 403, message)
+    assert cls is DndError
+    assert not issubclass(cls, AuthenticationError | TransientError | RateLimitedError)
+    assert DndError("x").reason == "dnd"
+    assert is_dnd_refusal(403, message)
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "cls"),
+    [
+        (403, None, AuthenticationError),
+        (403, "Forbidden", AuthenticationError),
+        (403, "Your credentials are valid, but you don't have access", AuthenticationError),
+        (403, "Account suspended", AuthenticationError),
+        (403, "ATTRAIT is not a word boundary match", AuthenticationError),
+        (400, "Call to 0981 can not be made because of TRAI NDNC regulations",
+         InvalidRequestError),  # only a 403 is the refusal
+        (401, "TRAI", AuthenticationError),
+    ],
+)
+def test_other_refusals_stay_what_they_are(status: int, message: str | None,
+                                           cls: type[ExotelError]) -> None:
+    assert error_class(status, status, message) is cls
+
+
+# --- rate-limit headers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "remaining", "reset"),
+    [
+        ("0", 0, 0.0),
+        (" 17 ", 17, 17.0),
+        ("12.0", 12, 12.0),
+        ("1700000000", 1700000000, 1700000000.0),
+        ("-1", None, None),
+        ("soon", None, None),
+        ("nan", None, None),
+        ("inf", None, None),
+        ("", None, None),
+        (None, None, None),
+        ("9" * 100, None, None),
+    ],
+)
+def test_rate_limit_headers_are_read_leniently(value: str | None, remaining: int | None,
+                                               reset: float | None) -> None:
+    assert parse_remaining(value) == remaining
+    assert parse_reset(value) == reset

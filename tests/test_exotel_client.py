@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from dialer.errors import (
     AuthenticationError,
     DeviceBusyError,
+    DndError,
     ExotelError,
     ExotelNotFoundError,
     InvalidRequestError,
@@ -594,3 +595,87 @@ def test_the_token_appears_nowhere(server: ScriptedExotel,
         assert TOKEN not in text
         assert b64 not in text
     assert any("dialer.exotel" == r.name for r in caplog.records)
+
+
+# --- DND refusals, rate-limit headers --------------------------------------------------
+
+V1_DND_403 = json.dumps({"RestException": {
+    "Status": 403,
+    "Message": "Call to 09123456789 can not be made because of TRAI NDNC regulations"}})
+V1_DND_403_XML = ("<TwilioResponse><RestException><Status>403</Status><Message>Call to "
+                  "09123456789 cannot be made because of TRAI NDNC regulations</Message>"
+                  "</RestException></TwilioResponse>")
+
+
+@pytest.mark.parametrize("reply", [Reply(403, V1_DND_403), Reply(200, V1_DND_403),
+                                   Reply(403, V1_DND_403_XML, XML)])
+def test_dnd_403_is_a_dnd_refusal(client: ExotelClient, server: ScriptedExotel,
+                                  reply: Reply) -> None:
+    server.reply(reply)
+    result = client.place(build_request("connect", CONNECT))
+    assert result.outcome is Outcome.NOT_PLACED
+    assert type(result.error) is DndError
+    assert result.error.reason == "dnd"
+    assert not isinstance(result.error, AuthenticationError)
+    assert result.error.code == 403 and "NDNC" in str(result.error)
+    assert len(server.seen) == 1
+
+
+def test_plain_403_is_still_an_authentication_error(client: ExotelClient,
+                                                    server: ScriptedExotel) -> None:
+    server.reply(Reply(403, json.dumps({"RestException": {"Status": 403,
+                                                          "Message": "Forbidden"}})))
+    result = client.place(build_request("connect", CONNECT))
+    assert type(result.error) is AuthenticationError
+
+
+RATE_HEADERS = {"Retry-After": "7", "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": "1700000060"}
+
+
+def test_post_429_carries_the_rate_limit_headers(client: ExotelClient,
+                                                 server: ScriptedExotel) -> None:
+    server.reply(Reply(429, V1_ERROR_JSON_429, headers=RATE_HEADERS))
+    result = client.place(build_request("connect", CONNECT))
+    err = result.error
+    assert isinstance(err, RateLimitedError)
+    assert (err.retry_after_s, err.rate_limit_remaining, err.rate_limit_reset) == (
+        7.0, 0, 1700000060.0)
+    assert result.retry_after_s == 7.0
+
+
+def test_get_429_carries_the_headers_and_is_not_retried(client: ExotelClient,
+                                                        server: ScriptedExotel) -> None:
+    assert not issubclass(RateLimitedError, TransientError)
+    server.reply(Reply(429, V1_ERROR_JSON_429, headers={**RATE_HEADERS,
+                                                        "X-RateLimit-Remaining": "3"}))
+    server.default = Reply(200, V1_DETAILS_JSON)
+    with pytest.raises(RateLimitedError) as info:
+        client.get_call("CA1")
+    assert (info.value.retry_after_s, info.value.rate_limit_remaining,
+            info.value.rate_limit_reset) == (7.0, 3, 1700000060.0)
+    assert len(server.seen) == 1
+
+
+def test_junk_rate_limit_headers_are_none(client: ExotelClient,
+                                          server: ScriptedExotel) -> None:
+    server.reply(Reply(429, "", headers={"Retry-After": "soon", "X-RateLimit-Remaining": "-",
+                                         "X-RateLimit-Reset": "tomorrow"}),
+                 Reply(429, ""))
+    for _ in range(2):
+        err = client.place(build_request("connect", CONNECT)).error
+        assert isinstance(err, RateLimitedError)
+        assert (err.retry_after_s, err.rate_limit_remaining, err.rate_limit_reset) == (
+            None, None, None)
+
+
+def test_v3_legs_429_10724_is_rate_limited(client: ExotelClient,
+                                           server: ScriptedExotel) -> None:
+    server.reply(Reply(200, V3_DETAILS_TERMINAL),
+                 Reply(429, v3_error(429, 10724, "Too many requests", "GET"),
+                       headers={"Retry-After": "2"}))
+    server.default = Reply(200, V3_LEGS)
+    with pytest.raises(RateLimitedError) as info:
+        client.get_call_v3_with_legs("cabfb1dfa8c5e1c7f2c458423b7716b3")
+    assert (info.value.code, info.value.retry_after_s) == (10724, 2.0)
+    assert len(server.seen) == 2  # details, then one legs request: no retry

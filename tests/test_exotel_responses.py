@@ -140,7 +140,8 @@ def test_with_legs_never_overwrites_with_none() -> None:
     ("value", "expected"),
     [
         (None, None), ("", None), ("   ", None), ("null", None), ("NULL", None),
-        ("Null", None), (" x ", "x"), (0, "0"), (Decimal("1.50"), "1.50"), (True, "true"),
+        ("Null", None), (" x ", "x"), (0, "0"), (Decimal("1.50"), "1.50"), (True, None),
+        ("a\x00b", None), ("\ud800", None),
         ({"a": 1}, None), ([1], None), ("nullable", "nullable"),
     ],
 )

@@ -1,15 +1,19 @@
 """Pure decisions about a failed exchange: which error class, was it sent, how long to wait.
 
-* :func:`error_class` maps an HTTP status and Exotel's code to the
-  :mod:`dialer.errors` class that says what the caller must do;
+* :func:`error_class` maps an HTTP status, Exotel's code and (for a 403) the message to
+  the :mod:`dialer.errors` class that says what the caller must do;
+* :func:`is_dnd_refusal` recognises Exotel's 403 for a number on the DND register
+  ("Call to 09XXXXXXXXX can not be made because of TRAI NDNC regulations");
 * :func:`never_sent` tells a failure to connect (the request never left) from a failure
   after sending (Exotel may have acted on it);
-* :func:`parse_retry_after` reads a ``Retry-After`` header (seconds or an HTTP date).
+* :func:`parse_retry_after` reads a ``Retry-After`` header (seconds or an HTTP date);
+  :func:`parse_remaining` / :func:`parse_reset` read ``X-RateLimit-Remaining`` / ``-Reset``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -19,6 +23,7 @@ from urllib3.exceptions import NewConnectionError
 from dialer.errors import (
     AuthenticationError,
     DeviceBusyError,
+    DndError,
     ExotelError,
     ExotelNotFoundError,
     InvalidRequestError,
@@ -30,6 +35,11 @@ AUTH_CODES = frozenset({1010})  # v3: authentication failed
 DEVICE_BUSY_CODES = frozenset({1012, 10705, 10706})  # v3: user device unavailable / busy
 INVALID_REQUEST_CODES = frozenset({1001, 1002})  # v3: a mandatory or invalid parameter
 RATE_LIMIT_CODES = frozenset({10724})  # v3: too many requests
+
+# Exotel's v1 403 for a DND number reads "Call to <number> can not be made because of TRAI
+# NDNC regulations" (also "cannot"); any 403 naming DND, NDNC, NCPR or TRAI is that refusal.
+_DND_WORDS = re.compile(r"\b(?:DND|NDNC|NCPR|TRAI)\b|do[ -]not[ -]disturb", re.IGNORECASE)
+_MAX_HEADER_CHARS = 64
 
 # requests raises these before anything is written to the socket.
 _PRE_SEND = (
@@ -48,9 +58,19 @@ def _int_code(code: int | str | None) -> int | None:
         return None
 
 
-def error_class(status: int | None, code: int | str | None) -> type[ExotelError]:
-    """The error class for an HTTP ``status`` (or v1 RestException Status) and v3 ``code``."""
+def is_dnd_refusal(status: int | None, message: str | None) -> bool:
+    """True for a 403 whose message names the DND / NDNC register (or TRAI's rules)."""
+    return status == 403 and isinstance(message, str) and bool(_DND_WORDS.search(message))
+
+
+def error_class(
+    status: int | None, code: int | str | None, message: str | None = None
+) -> type[ExotelError]:
+    """The error class for an HTTP ``status`` (or v1 RestException Status), v3 ``code``,
+    and the ``message`` (which tells a DND refusal from a plain 403)."""
     c = _int_code(code)
+    if is_dnd_refusal(status, message):
+        return DndError
     if status in (401, 403) or c in AUTH_CODES:
         return AuthenticationError
     if c in DEVICE_BUSY_CODES:
@@ -117,3 +137,24 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _header_number(value: str | None) -> float | None:
+    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_HEADER_CHARS:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def parse_remaining(value: str | None) -> int | None:
+    """``X-RateLimit-Remaining``: a non-negative whole number, else None."""
+    number = _header_number(value)
+    return int(number) if number is not None and number < 10**12 else None
+
+
+def parse_reset(value: str | None) -> float | None:
+    """``X-RateLimit-Reset`` as sent (seconds or a Unix time): a non-negative number, else None."""
+    return _header_number(value)

@@ -11,7 +11,14 @@ Failure policy:
   request may have reached Exotel: read timeout, reset after sending, 5xx, a 2xx without
   a Sid). An unknown outcome must not be redialled blindly.
 * GETs raise the :mod:`dialer.errors` class that says what to do, and are retried
-  ``get_retries`` times with a short backoff on :class:`~dialer.errors.TransientError`.
+  ``get_retries`` times with a short backoff on :class:`~dialer.errors.TransientError`
+  only: a 429 (:class:`~dialer.errors.RateLimitedError`, not a ``TransientError``)
+  surfaces at once. A bulk call details page (:meth:`ExotelClient.list_calls_page`) is
+  exactly one request, never retried, so that a caller can take one rate-limit slot per
+  page.
+* Every :class:`~dialer.errors.RateLimitedError` (POST or GET) carries ``retry_after_s``
+  (``Retry-After``), ``rate_limit_remaining`` and ``rate_limit_reset``
+  (``X-RateLimit-Remaining`` / ``X-RateLimit-Reset``), each ``None`` when absent or junk.
 * Transport exceptions are not chained to the errors raised: they hold the prepared
   request, whose headers carry the credentials. Their type and message are kept.
 """
@@ -21,12 +28,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, NamedTuple
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -40,11 +48,20 @@ from dialer.errors import (
     TransientError,
     ValidationError,
 )
-from dialer.exotel import responses
-from dialer.exotel.classify import error_class, never_sent, parse_retry_after
+from dialer.exotel import bulk, responses
+from dialer.exotel.bulk import IST, ListedCall
+from dialer.exotel.classify import (
+    error_class,
+    never_sent,
+    parse_remaining,
+    parse_reset,
+    parse_retry_after,
+)
 from dialer.exotel.models import ConnectToFlow, ConnectTwoNumbers, Request, V3Call
 from dialer.models import CallUpdate
 from dialer.settings import AccountSettings
+
+__all__ = ["ExotelClient", "LegStatuses", "ListedCall", "Outcome", "PostResult"]
 
 log = logging.getLogger("dialer.exotel")
 
@@ -105,7 +122,10 @@ class ExotelClient:
         get_retries: int = 2,
         get_backoff_s: float = 0.2,
         pool_maxsize: int = 10,
+        account_tz: tzinfo = IST,
     ) -> None:
+        """``account_tz`` is the time zone of the account's timestamps (Exotel India: IST):
+        bulk call details filters are written, and naive times read, in it."""
         if connect_timeout_s <= 0 or read_timeout_s <= 0:
             raise ValueError(f"timeouts must be > 0, got {connect_timeout_s}, {read_timeout_s}")
         self._account = account
@@ -115,6 +135,7 @@ class ExotelClient:
         self._v1 = _without_userinfo(account.v1_base_url)
         self._v3 = _without_userinfo(account.v3_base_url)
         self._sid = quote(account.sid, safe="")
+        self._tz = account_tz
         self._owns_session = session is None
         self._session = session if session is not None else self._new_session(pool_maxsize)
 
@@ -182,14 +203,18 @@ class ExotelClient:
         status = info.status if info and info.status else resp.status_code
         code = info.code if info else None
         message = (info.message if info else None) or resp.reason or f"HTTP {status}"
-        cls = error_class(status, code)
+        cls = error_class(status, code, message)
         kw: dict[str, Any] = {
             "http_status": resp.status_code, "code": code, "method": method, "url": url,
         }
         if cls is RateLimitedError:
-            retry_after_s = parse_retry_after(resp.headers.get("Retry-After"))
-            return RateLimitedError(message[:_MAX_MESSAGE_CHARS], retry_after_s=retry_after_s,
-                                    **kw)
+            return RateLimitedError(
+                message[:_MAX_MESSAGE_CHARS],
+                retry_after_s=parse_retry_after(resp.headers.get("Retry-After")),
+                rate_limit_remaining=parse_remaining(resp.headers.get("X-RateLimit-Remaining")),
+                rate_limit_reset=parse_reset(resp.headers.get("X-RateLimit-Reset")),
+                **kw,
+            )
         return cls(message[:_MAX_MESSAGE_CHARS], **kw)
 
     # --- POST ------------------------------------------------------------------------
@@ -243,16 +268,19 @@ class ExotelClient:
 
     # --- GET -------------------------------------------------------------------------
 
-    def _get(self, url: str, parse: Callable[[dict[str, Any]], Any]) -> Any:
+    def _get(
+        self, url: str, parse: Callable[[dict[str, Any]], Any], *, retries: int | None = None
+    ) -> Any:
         """GET and parse a body, retrying transient failures; raise the error class."""
-        for attempt in range(self._get_retries + 1):
+        retries = self._get_retries if retries is None else retries
+        for attempt in range(retries + 1):
             try:
                 return parse(self._get_once(url))
             except responses.MalformedResponseError as exc:
                 error = TransientError(str(exc), http_status=200, method="GET", url=url)
             except TransientError as exc:
                 error = exc
-            if attempt >= self._get_retries:
+            if attempt >= retries:
                 raise error
             delay_s = self._get_backoff_s * (2**attempt)
             log.info("GET %s: %s; retry %d in %.2f s", url, error.message, attempt + 1, delay_s)
@@ -315,3 +343,67 @@ class ExotelClient:
             log.warning("legs of %s unavailable: %s", call_sid, exc)
             return update
         return responses.with_legs(update, legs.leg1_status, legs.leg2_status)
+
+    # --- bulk call details -----------------------------------------------------------
+
+    def list_calls_page(
+        self,
+        *,
+        to: str | Iterable[str] | None = None,
+        from_: str | Iterable[str] | None = None,
+        created_from: datetime,
+        created_to: datetime,
+        status: str | Iterable[str] | None = None,
+        page_size: int = bulk.MAX_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> tuple[list[ListedCall], str | None]:
+        """One page of bulk call details: (calls, cursor of the next page or ``None``).
+
+        Exactly one request, never retried (take one rate-limit slot per call). Filters:
+        ``to`` / ``from_`` (up to 5 numbers each, E.164 or as dialled), the creation
+        window (aware datetimes, at most one month, sent in the account's time zone),
+        ``status``, ``page_size`` (1..100); ``cursor`` is what the previous page returned.
+        Bad filters raise :class:`~dialer.errors.ValidationError` before sending; Exotel's
+        refusals raise the :mod:`dialer.errors` class (429: ``RateLimitedError``).
+        Ongoing calls are not listed by Exotel.
+        """
+        query = bulk.list_query(
+            to=to, from_=from_, created_from=created_from, created_to=created_to,
+            tz=self._tz, status=status, page_size=page_size, cursor=cursor,
+        )
+        url = (f"{self._v1}/v1/Accounts/{self._sid}/Calls.json?"
+               + urlencode(query, quote_via=quote, safe=",:;"))
+        page: tuple[list[ListedCall], str | None] = self._get(
+            url, lambda body: bulk.parse_page(body, self._tz), retries=0
+        )
+        return page
+
+    def list_calls(
+        self,
+        *,
+        to: str | Iterable[str] | None = None,
+        from_: str | Iterable[str] | None = None,
+        created_from: datetime,
+        created_to: datetime,
+        status: str | Iterable[str] | None = None,
+        page_size: int = bulk.MAX_PAGE_SIZE,
+        max_pages: int = 10,
+    ) -> list[ListedCall]:
+        """Every listed call, following ``NextPageUri`` for up to ``max_pages`` pages.
+
+        A thin loop over :meth:`list_calls_page` (one request per page); an error on any
+        page propagates. ``max_pages`` must be at least 1.
+        """
+        if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
+            raise ValidationError("max_pages must be >= 1", field="max_pages")
+        calls: list[ListedCall] = []
+        cursor: str | None = None
+        for _ in range(max_pages):
+            page, cursor = self.list_calls_page(
+                to=to, from_=from_, created_from=created_from, created_to=created_to,
+                status=status, page_size=page_size, cursor=cursor,
+            )
+            calls.extend(page)
+            if cursor is None:
+                break
+        return calls

@@ -1,9 +1,10 @@
 """Parse what Exotel answers: v1 JSON and XML, ``RestException`` errors, the v3 envelope.
 
 Every call-details result becomes a :class:`dialer.models.CallUpdate` with
-``source="poll"``. ``None``, empty strings and the string ``"null"`` become ``None``; a
-v3 ``end_time`` of ``1970-01-01 …`` means "not ended" and is ``None`` too, so a poll never
-overwrites good data with a placeholder.
+``source="poll"``, read by :mod:`dialer.exotel.wire`: the same value rules and the same
+mapping as a StatusCallback, so a poll and a callback carrying the same values give the
+same update (null words, placeholders such as ``1970-01-01 …``, bad URLs, prices and
+durations, NUL and lone surrogates all become ``None``).
 
 Failure policy: a body that is neither JSON nor safe XML, or lacks the block a function
 needs, raises :class:`MalformedResponseError` (a ``ValueError``); the client turns it into
@@ -18,14 +19,14 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from dialer.exotel import wire
 from dialer.models import CallUpdate
 
 MAX_BODY_CHARS = 1_000_000
 _UNSAFE_XML = re.compile(r"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECASE)
-_NOT_ENDED = ("1970-01-01", "0000-00-00")
 
 
 class MalformedResponseError(ValueError):
@@ -99,42 +100,26 @@ def _element(el: ET.Element) -> Any:
     return out
 
 
-# --- values --------------------------------------------------------------------------
+# --- values: the rules of dialer.exotel.wire, under their old names -------------------
 
 
 def clean(value: Any) -> str | None:
-    """A field as a stripped string; ``None``, ``""`` and ``"null"`` become ``None``."""
-    if value is None or isinstance(value, dict | list):
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value).strip()
-    return None if not text or text.lower() == "null" else text
+    """A field as a stripped string (:func:`dialer.exotel.wire.scalar_text`, capped)."""
+    return wire.text(value, wire.MAX_MESSAGE_CHARS)
 
 
 def clean_int(value: Any) -> int | None:
-    """A whole number of seconds, or ``None`` when absent or unparsable."""
-    text = clean(value)
-    if text is None:
-        return None
-    try:
-        number = Decimal(text)
-    except (InvalidOperation, ValueError):
-        return None
-    if not number.is_finite() or number.adjusted() > 12:  # no call lasts 10**12 seconds
-        return None
-    return int(number)
+    """Whole non-negative seconds (:func:`dialer.exotel.wire.seconds`), else ``None``."""
+    return wire.seconds(value)
 
 
 def clean_time(value: Any) -> str | None:
     """A timestamp; the placeholders ``1970-01-01 …`` / ``0000-00-00 …`` become ``None``."""
-    text = clean(value)
-    return None if text is None or text.startswith(_NOT_ENDED) else text
+    return wire.timestamp(value)
 
 
 def _lower(value: Any) -> str | None:
-    text = clean(value)
-    return text.lower() if text else None
+    return wire.status(value)
 
 
 def _block(data: Any, key: str) -> dict[str, Any]:
@@ -175,12 +160,13 @@ def error_info(body: Mapping[str, Any]) -> ErrorInfo | None:
 
 def v1_call_sid(body: Mapping[str, Any]) -> str | None:
     """The ``Call.Sid`` of a v1 answer, or ``None``."""
-    return clean(_block(body, "Call").get("Sid"))
+    return wire.text(_block(body, "Call").get("Sid"), wire.FIELD_CAPS["call_sid"])
 
 
 def v3_call_sid(body: Mapping[str, Any]) -> str | None:
     """The ``response.call_details.sid`` of a v3 answer, or ``None``."""
-    return clean(_block(_block(body, "response"), "call_details").get("sid"))
+    sid = _block(_block(body, "response"), "call_details").get("sid")
+    return wire.text(sid, wire.FIELD_CAPS["call_sid"])
 
 
 def call_update_v1(body: Mapping[str, Any]) -> CallUpdate:
@@ -188,23 +174,7 @@ def call_update_v1(body: Mapping[str, Any]) -> CallUpdate:
     call = _block(body, "Call")
     if not call:
         raise MalformedResponseError("v1 answer without a Call block")
-    details = _block(call, "Details")
-    return CallUpdate(
-        source="poll",
-        call_sid=clean(call.get("Sid")),
-        status=_lower(call.get("Status")),
-        leg1_status=_lower(details.get("Leg1Status")),
-        leg2_status=_lower(details.get("Leg2Status")),
-        start_time=clean_time(call.get("StartTime")),
-        end_time=clean_time(call.get("EndTime")),
-        date_updated=clean_time(call.get("DateUpdated")),
-        duration_s=clean_int(call.get("Duration")),
-        talk_time_s=clean_int(details.get("ConversationDuration")),
-        price=clean(call.get("Price")),
-        recording_url=clean(call.get("RecordingUrl")),
-        digits=clean(call.get("Digits")),
-        custom_field=clean(call.get("CustomField")),
-    )
+    return wire.v1_update(call, source="poll")
 
 
 def call_update_v3(body: Mapping[str, Any]) -> CallUpdate:
@@ -212,21 +182,7 @@ def call_update_v3(body: Mapping[str, Any]) -> CallUpdate:
     details = _block(_block(body, "response"), "call_details")
     if not details:
         raise MalformedResponseError("v3 answer without response.call_details")
-    recordings = details.get("recordings")
-    urls = [clean(r.get("url")) for r in recordings or () if isinstance(r, Mapping)]
-    return CallUpdate(
-        source="poll",
-        call_sid=clean(details.get("sid")),
-        status=_lower(details.get("status")),
-        start_time=clean_time(details.get("start_time")),
-        end_time=clean_time(details.get("end_time")),
-        date_updated=clean_time(details.get("updated_time")),
-        duration_s=clean_int(details.get("total_duration")),
-        talk_time_s=clean_int(details.get("total_talk_time")),
-        recording_url=next((u for u in urls if u), None),
-        digits=clean(details.get("digits")),
-        custom_field=clean(details.get("custom_field")),
-    )
+    return wire.v3_update(details, source="poll")
 
 
 def leg_statuses_v3(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
