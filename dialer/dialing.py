@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from dialer.errors import (
     DeviceBusyError,
+    DndError,
     RateLimitedError,
     RedisUnavailableError,
     SettingsError,
@@ -73,6 +75,7 @@ class DialContext:
     clients: dict[str, ClientLike]
     rand: random.Random = field(default_factory=random.Random)
     gate: Gate | None = None  # campaign calls only
+    on_dnd: Callable[[dict[str, str], str], None] | None = None  # (call, customer number)
 
 
 def build_attempt_request(
@@ -173,13 +176,26 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
         result = client.place(request)
     finally:
         ctx.limiter.confirm(rl_key, decision.member)
-    return _record(ctx, attempt_id, claim, account, agent, result)
+    return _record(ctx, attempt_id, claim, call, agent, result)
+
+
+def _customer(call: dict[str, str]) -> str | None:
+    """The number Exotel refuses as DND: the customer (To; From in a flow call)."""
+    params = json.loads(call["request"])
+    if call["mode"] == Mode.V3.value:
+        value = params.get("to_contact_uri")
+    elif call["mode"] == Mode.FLOW.value:
+        value = params.get("From")
+    else:
+        value = params.get("To")
+    return str(value) if value else None
 
 
 def _record(
-    ctx: DialContext, attempt_id: str, claim: str, account: str, agent: str | None,
+    ctx: DialContext, attempt_id: str, claim: str, call: dict[str, str], agent: str | None,
     result: PostResultLike,
 ) -> str:
+    account = call["account"]
     store, s = ctx.store, ctx.settings
     outcome = str(getattr(result.outcome, "value", result.outcome))
     if outcome == "placed":
@@ -210,5 +226,11 @@ def _record(
         store.release(attempt_id, claim, _jitter_ms(ctx, wait), f"not sent: {err}",
                       counter="transport_failures")
         return "waiting:transport"
+    if isinstance(err, DndError):
+        store.record_outcome(attempt_id, claim, AttemptState.REJECTED, detail=f"dnd: {err}")
+        number = _customer(call)
+        if ctx.on_dnd is not None and number:
+            ctx.on_dnd(call, number)
+        return "rejected:dnd"
     store.record_outcome(attempt_id, claim, AttemptState.REJECTED, detail=str(err))
     return "rejected"

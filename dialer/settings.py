@@ -225,6 +225,11 @@ class Settings(BaseSettings):
         default=120.0, gt=0,
         description="an unknown attempt matches a listed call created this close to its POST",
     )
+    dnd_to_dnc: bool = Field(
+        default=True,
+        description="a number Exotel refuses as DND/NDNC (403) joins the global do-not-call "
+        "list",
+    )
     redial_proven_absent: bool = Field(
         default=False,
         description="dial again an unknown attempt that Exotel still does not list at the "

@@ -60,6 +60,8 @@ class Stack:
             "poll_after_s": 5.0,
             "poll_interval_s": 2.0,
             "fill_poll_after_s": 2.0,
+            "evidence_delay_s": 0.3,
+            "evidence_interval_s": 0.5,
             "retry_backoff_base_s": 0.2,
             "retry_backoff_max_s": 1.0,
             "agent_busy_wait_s": 0.2,

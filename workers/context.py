@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass
+from datetime import timedelta, timezone
 
 import redis
 from celery import Celery
 from celery.signals import worker_process_init
 
-from dialer.dialing import DialContext, Gate
+from dialer.campaigns.dnd import make_dnd_hook
+from dialer.campaigns.gate import make_gate
+from dialer.dialing import DialContext
 from dialer.exotel.client import ExotelClient
 from dialer.keys import Keys
 from dialer.publisher import CeleryPublisher
@@ -45,22 +48,17 @@ def build(app: Celery) -> WorkerContext:
                                    settings.rate_limit_window_s,
                                    lookup_max=settings.lookup_max,
                                    lookup_reserve=settings.lookup_reserve)
+    # get_retries=0: every request takes a slot of the account's budget; the poller asks
+    # again on a later tick instead of retrying inside the client
     clients = {
         a.name: ExotelClient(a, connect_timeout_s=settings.http_connect_timeout_s,
-                             read_timeout_s=settings.http_read_timeout_s)
+                             read_timeout_s=settings.http_read_timeout_s, get_retries=0,
+                             account_tz=timezone(timedelta(minutes=a.utc_offset_minutes)))
         for a in settings.accounts
     }
     dial = DialContext(settings, store, limiter, dict(clients), random.Random(),
-                       gate=_campaign_gate(store, settings))
+                       gate=make_gate(store, settings), on_dnd=make_dnd_hook(store, settings))
     return WorkerContext(settings, client, store, dial, CeleryPublisher(app))
-
-
-def _campaign_gate(store: Store, settings: Settings) -> Gate | None:
-    try:
-        from dialer.campaigns.gate import make_gate
-    except ImportError:  # pragma: no cover - while being built
-        return None
-    return make_gate(store, settings)
 
 
 def get(app: Celery) -> WorkerContext:
