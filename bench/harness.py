@@ -32,6 +32,8 @@ FAST_SETTINGS: dict[str, Any] = {
     "poll_tick_s": 0.5,
     "poll_after_s": 5.0,
     "poll_interval_s": 2.0,
+    "evidence_delay_s": 0.5,
+    "evidence_interval_s": 1.0,
     "retry_backoff_base_s": 0.2,
     "retry_backoff_max_s": 1.0,
     "agent_busy_wait_s": 0.2,

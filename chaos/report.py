@@ -10,7 +10,8 @@ START, END = "<!-- chaos:start -->", "<!-- chaos:end -->"
 COLUMNS = [
     ("scenario", "scenario"), ("calls", "calls"), ("posts", "POSTs"),
     ("exotel_calls", "Exotel calls"), ("posted_twice", "POSTed twice"), ("lost", "lost"),
-    ("unknown", "unknown"), ("still_pending", "still pending"),
+    ("unknown", "unknown"), ("unknown_created", "unknown, created by Exotel"),
+    ("agents_held", "agents held after the end"), ("still_pending", "still pending"),
     ("over_limit", "limit violations"), ("max_in_window", "max in any window"),
     ("http_429", "429s"), ("retries_on_429", "retries spent on 429s"),
     ("missed_retries", "missed retries"), ("status_mismatch", "status ≠ truth"),

@@ -111,6 +111,11 @@ def run(scenario: Scenario, calls: int, seed: int, settle_s: float) -> tuple[Fig
                      "every call final or unknown", 1.0)
         except TimeoutError:
             note += f"; not every call final or unknown after {settle_s:g} s"
+        try:  # unknown attempts whose call Exotel created are found once those calls end
+            wait_for(lambda: _unknown_created(store, w.sim, ids) == 0, settle_s,
+                     "every unknown call that Exotel created resolved", 1.0)
+        except TimeoutError:
+            note += f"; unknown calls that Exotel created still unknown after {settle_s:g} s"
         w.sim.wait_idle(60)
         time.sleep(3.0)  # late callbacks and the polls they trigger
         figures = measure(store, w.sim, ids, LIMIT, WINDOW_S, MAX_RETRIES)
@@ -130,6 +135,15 @@ def swept_attempts(store: Store) -> dict[str, int]:
         if detail in counts:
             counts[detail] += 1
     return counts
+
+
+def _unknown_created(store: Store, sim: Any, ids: list[str]) -> int:
+    try:
+        created = {str(c.get("custom_field") or "").split("|", 1)[0] for c in sim.calls()}
+        rows = [store.r.hmget(store.keys.call(cid), "state", "current_attempt") for cid in ids]
+    except (redis.RedisError, OSError):
+        return -1
+    return sum(1 for state, current in rows if state == "unknown" and current in created)
 
 
 def _quiet_count(store: Store, ids: list[str]) -> int:

@@ -5,6 +5,10 @@
 * ``lost`` — calls neither final nor ``unknown`` whose current attempt is in none of the
   working sets (due, pending, dialing, active): nothing will ever move them; must be 0.
 * ``unknown`` — calls whose outcome the dialer could not learn: reported, not redialled.
+* ``unknown_created`` — of those, calls whose attempt Exotel did create: a bulk look-up
+  should have found them; must be 0 (the rest are calls Exotel never created).
+* ``agents_held`` — agents still held at the end by an attempt that is final or whose
+  call Exotel ended: must be 0 (an agent is freed as soon as its call is known ended).
 * ``over_limit`` — POSTs that were the (limit+1)-th or later in a window by arrival; 0.
 * ``retries_on_429`` — attempts after the first whose previous attempt did not end with
   a first-leg failure at Exotel (no call, or leg 1 answered/busy): a retry spent on
@@ -37,6 +41,8 @@ class Figures:
     posted_twice: int = 0
     lost: int = 0
     unknown: int = 0
+    unknown_created: int = 0
+    agents_held: int = 0
     still_pending: int = 0
     over_limit: int = 0
     max_in_window: int = 0
@@ -59,7 +65,7 @@ def _call_rows(store: Store, call_ids: list[str]) -> list[dict[str, str]]:
 def _visible(store: Store) -> set[str]:
     k = store.keys
     members: set[str] = set()
-    for zset in (k.due, k.pending, k.dialing, k.active, k.unknown):
+    for zset in (k.due, k.pending, k.dialing, k.active, k.unknown, k.evidence):
         members.update(str(m) for m in store.r.zrange(zset, 0, -1))
     return members
 
@@ -105,6 +111,8 @@ def measure(store: Store, sim: Simulator, call_ids: list[str], limit: int, windo
         state = row.get("state", "")
         if state == "unknown":
             fig.unknown += 1
+            current = row.get("current_attempt") or make_attempt_id(cid, 1)
+            fig.unknown_created += int(current in truth)
         elif state not in FINAL:
             current = row.get("current_attempt") or make_attempt_id(cid, 1)
             if current in visible:
@@ -115,4 +123,17 @@ def measure(store: Store, sim: Simulator, call_ids: list[str], limit: int, windo
         fig.retries_on_429 += unearned
         fig.missed_retries += missed
         fig.status_mismatch += mismatch
+    fig.agents_held = _agents_held(store, truth)
     return fig
+
+
+def _agents_held(store: Store, truth: dict[str, dict[str, Any]]) -> int:
+    """Agent holds (not yet expired) whose attempt is final, or whose call Exotel ended."""
+    now = store.now_ms()
+    held = 0
+    for key in store.r.scan_iter(f"{store.keys.prefix}:agent:*", count=1000):
+        for aid in store.r.zrangebyscore(key, now, "+inf"):
+            attempt = store.r.hgetall(store.keys.attempt(str(aid)))
+            ended = truth.get(str(aid), {}).get("status") in FINAL
+            held += int(attempt.get("state") in FINAL or ended)
+    return held

@@ -41,8 +41,8 @@ DIALER_DEFAULTS: dict[str, Any] = {
     "dialing_timeout_s": 5.0,
     "pending_redeliver_s": 10.0,
     "sweep_interval_s": 1.0,
-    # polls of calls whose callback was lost: 300 per minute (the default is 100) since
-    # the simulated calls are 100x shorter; still a budget, so the faults run is slower
+    # unknown attempts are looked up in the bulk call details this long, then reported
+    "unknown_deadline_s": 60.0,
 }
 
 
