@@ -193,6 +193,9 @@ class _Poller:
             return
         listed = _match(store, aid, answer, posted_ms)
         if listed is None:
+            if store.now_ms() - posted_ms > longest_call_s(call) * 1000:
+                # whatever happened, no call of this attempt can still be going on
+                _free_agent(store, call, aid)
             self._expire_unknown(zset, aid, attempt)
             return
         update: CallUpdate = listed.update
@@ -252,6 +255,28 @@ def needs_fill(attempt: dict[str, str]) -> bool:
     return bool(attempt.get("call_sid")) and not attempt.get("fill_polled") and not (
         attempt.get("duration_s") and attempt.get("price")
     )
+
+
+DEFAULT_RING_S = 30  # Exotel rings each leg this long when the request sets no TimeOut
+MAX_TALK_S = 14_400  # and cuts a call after 4 hours when it sets no TimeLimit
+
+
+def longest_call_s(call: dict[str, str]) -> float:
+    """How long the call of an attempt can last at most: both legs rung, then talk."""
+    req = json.loads(call.get("request") or "{}")
+    ring = req.get("TimeOut") or req.get("attempt_time_out") or DEFAULT_RING_S
+    talk = req.get("TimeLimit") or req.get("max_time_limit") or MAX_TALK_S
+    try:
+        return 2 * float(ring) + float(talk) + 60.0
+    except (TypeError, ValueError):
+        return 2 * DEFAULT_RING_S + MAX_TALK_S + 60.0
+
+
+def _free_agent(store: Store, call: dict[str, str], aid: str) -> None:
+    if call.get("mode") == Mode.CONNECT.value:
+        agent = json.loads(call.get("request") or "{}").get("From")
+        if agent:
+            store.agent_release(call.get("account", ""), str(agent), aid)
 
 
 def _legs_update(sid: str, legs: Any) -> CallUpdate:

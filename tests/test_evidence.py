@@ -337,3 +337,24 @@ def test_every_request_is_counted_once(store: Store, clean_env: Any) -> None:
     key = store.keys.ratelimit("main")
     assert store.r.zcard(key) == 1 and store.r.zcard(f"{key}:lookups") == 1
     assert json.loads(json.dumps(store.counts()))["evidence"] == 0
+
+
+def test_an_unlisted_unknown_frees_its_agent_once_no_call_can_still_be_going_on(
+    store: Store, clean_env: Any
+) -> None:
+    s = settings()
+    (c,) = store.create_calls([NewCall("main", "connect", {"From": AGENT, "To": CUSTOMER,
+                                                           "TimeOut": 1, "TimeLimit": 1}, {})],
+                              delay_ms=0)
+    token, _ = store.claim(c.attempt_id)
+    assert token and store.mark_posting(c.attempt_id, token)
+    store.agent_acquire("main", AGENT, c.attempt_id, 1, 900_000)
+    store.record_outcome(c.attempt_id, token, AttemptState.UNKNOWN, check_after_ms=0)
+    agent = store.keys.agent("main", AGENT)
+    tick(store, s, FakeExotel())
+    assert store.r.zcard(agent) == 1  # the call may still be going on (63 s at most)
+    store.r.hset(store.keys.attempt(c.attempt_id), "posting_at", store.now_ms() - 64_000)
+    store.push_back(store.keys.unknown, c.attempt_id, 0)
+    tick(store, s, FakeExotel())
+    assert store.r.zcard(agent) == 0
+    assert store.get_attempt(c.attempt_id)["state"] == "unknown"  # still reported, not redialled
