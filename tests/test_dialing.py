@@ -1,0 +1,222 @@
+"""place_attempt, one test per return path: a real Redis, a fake Exotel client (our
+ClientLike Protocol) and fake gates (our Gate Protocol)."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import redis
+
+from dialer.dialing import DialContext, GateDecision, build_attempt_request, place_attempt
+from dialer.embedded import free_port
+from dialer.errors import (
+    AuthenticationError,
+    DeviceBusyError,
+    DndError,
+    RateLimitedError,
+    TransientError,
+)
+from dialer.exotel.client import Outcome, PostResult
+from dialer.exotel.models import Request
+from dialer.ratelimit import SlidingWindowLimiter
+from dialer.settings import Settings, load_settings
+from dialer.store import NewCall, Store
+
+AGENT, CUSTOMER = "+919810000010", "+919820000020"
+
+
+@dataclass
+class FakeClient:
+    """Answers every POST with ``result`` and keeps what it was asked to send."""
+
+    result: PostResult = field(default_factory=lambda: PostResult(Outcome.PLACED, "CA1"))
+    sent: list[Request] = field(default_factory=list)
+
+    def place(self, request: Request) -> PostResult:
+        self.sent.append(request)
+        return self.result
+
+
+@dataclass
+class FakeGate:
+    verdict: GateDecision
+    seen: list[str] = field(default_factory=list)
+
+    def __call__(self, call: dict[str, str], attempt_id: str) -> GateDecision:
+        self.seen.append(attempt_id)
+        return self.verdict
+
+
+@pytest.fixture()
+def store(r: redis.Redis) -> Store:
+    return Store(r)
+
+
+def settings(**kw: Any) -> Settings:
+    accounts = [{"name": "main", "sid": "AC", "api_key": "k", "api_token": "t",
+                 "caller_id": "08030752400"}]
+    return load_settings(accounts=accounts, public_base_url="https://dialer.example",
+                         callback_secret="s3cret", **kw)
+
+
+def context(store: Store, client: FakeClient | None = None, *, limit: int = 10,
+            limiter_redis: redis.Redis | None = None, **kw: Any) -> DialContext:
+    s = settings(**kw.pop("settings", {}))
+    limiter = SlidingWindowLimiter(limiter_redis or store.r, limit, 60.0)
+    return DialContext(s, store, limiter, {"main": client or FakeClient()},
+                       random.Random(1), **kw)
+
+
+def new_call(store: Store, request: dict[str, Any] | None = None, mode: str = "connect",
+             campaign: str = "", account: str = "main") -> str:
+    req = request or {"From": AGENT, "To": CUSTOMER, "CallerId": "08030752400"}
+    (c,) = store.create_calls([NewCall(account, mode, req, {}, campaign_id=campaign)],
+                              delay_ms=0)
+    return c.attempt_id
+
+
+def state(store: Store, aid: str) -> str:
+    return store.get_attempt(aid)["state"]
+
+
+def test_placed(store: Store, clean_env: Any) -> None:
+    client = FakeClient()
+    aid = new_call(store)
+    assert place_attempt(context(store, client), aid) == "placed"
+    assert state(store, aid) == "placed" and store.attempt_for_sid("CA1") == aid
+    form = dict(client.sent[0].to_form())  # type: ignore[union-attr]
+    assert form["MaxRetries"] == "0" and form["CustomField"] == aid
+    assert form["StatusCallbackEvents[0]"] == "terminal"
+    assert form["StatusCallback"].startswith(f"https://dialer.example/v1/callbacks/exotel/{aid}")
+
+
+def test_no_subscription_when_the_setting_is_off(store: Store, clean_env: Any) -> None:
+    ctx = context(store, settings={"subscribe_callback_events": False})
+    aid = new_call(store)
+    (call,) = [store.get_call(aid.rsplit("-", 1)[0])]
+    form = dict(build_attempt_request(ctx, call, aid).to_form())  # type: ignore[union-attr]
+    assert not any(k.startswith("StatusCallbackEvents") for k in form)
+
+
+def test_skipped_when_not_pending(store: Store, clean_env: Any) -> None:
+    client = FakeClient()
+    aid = new_call(store)
+    store.claim(aid)
+    assert place_attempt(context(store, client), aid) == "skipped:dialing"
+    assert client.sent == []
+
+
+def test_gate_wait_and_cancel(store: Store, clean_env: Any) -> None:
+    client = FakeClient()
+    aid = new_call(store, campaign="c1")
+    gate = FakeGate(GateDecision("wait", 30.0, "window closed"))
+    assert place_attempt(context(store, client, gate=gate), aid) == "waiting:gate"
+    assert state(store, aid) == "pending" and gate.seen == [aid]
+    gate.verdict = GateDecision("cancel", reason="campaign cancelled")
+    assert place_attempt(context(store, client, gate=gate), aid) == "cancelled"
+    assert state(store, aid) == "cancelled" and client.sent == []
+
+
+def test_rejected_for_an_unknown_account(store: Store, clean_env: Any) -> None:
+    aid = new_call(store, account="gone")
+    assert place_attempt(context(store), aid) == "rejected:account"
+    assert "not configured" in store.get_attempt(aid)["detail"]
+
+
+def test_waiting_for_a_busy_agent(store: Store, clean_env: Any) -> None:
+    client = FakeClient()
+    first, second = new_call(store), new_call(store)
+    assert place_attempt(context(store, client), first) == "placed"
+    assert place_attempt(context(store, client), second) == "waiting:agent"
+    assert state(store, second) == "pending" and len(client.sent) == 1
+
+
+def test_waiting_when_the_limiter_cannot_reach_redis(store: Store, clean_env: Any) -> None:
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
+    client = FakeClient()
+    aid = new_call(store)
+    assert place_attempt(context(store, client, limiter_redis=dead), aid) == "waiting:redis"
+    assert state(store, aid) == "dialing" and client.sent == []  # the sweeper puts it back
+
+
+def test_waiting_for_a_slot(store: Store, clean_env: Any) -> None:
+    client = FakeClient()
+    ctx = context(store, client, limit=1)
+    ctx.limiter.acquire(store.keys.ratelimit("main"))
+    aid = new_call(store)
+    assert place_attempt(ctx, aid) == "waiting:ratelimit"
+    assert state(store, aid) == "pending" and client.sent == []
+    assert store.r.zcard(store.keys.agent("main", AGENT)) == 0  # the agent is let go
+
+
+def test_rejected_when_the_stored_request_is_invalid(store: Store, clean_env: Any) -> None:
+    aid = new_call(store, {"From": AGENT, "To": CUSTOMER, "CallerId": "08030752400",
+                           "TimeLimit": 10**9})
+    assert place_attempt(context(store), aid) == "rejected:invalid"
+    assert state(store, aid) == "rejected"
+
+
+def test_skipped_when_the_claim_was_lost(store: Store, clean_env: Any) -> None:
+    """A gate slow enough for the sweeper to reset the claim: the POST is not made."""
+    client = FakeClient()
+    aid = new_call(store, campaign="c1")
+
+    def slow_gate(call: dict[str, str], attempt_id: str) -> GateDecision:
+        store.sweep(0, 10**9)  # dialing since before "now": reset to pending (never posted)
+        store.claim(attempt_id)  # and another worker claims it
+        return GateDecision("go")
+
+    assert place_attempt(context(store, client, gate=slow_gate), aid) == "skipped:lost-claim"
+    assert client.sent == []
+
+
+@pytest.mark.parametrize(("result", "word", "final_state"), [
+    (PostResult(Outcome.UNKNOWN, error=TransientError("read timeout")), "unknown", "unknown"),
+    (PostResult(Outcome.NOT_PLACED, error=RateLimitedError("429", retry_after_s=5)),
+     "waiting:429", "pending"),
+    (PostResult(Outcome.NOT_PLACED, error=DeviceBusyError("busy", code=10706)),
+     "waiting:device", "pending"),
+    (PostResult(Outcome.NOT_PLACED, error=TransientError("refused")), "waiting:transport",
+     "pending"),
+    (PostResult(Outcome.NOT_PLACED, error=DndError(
+        "Call to 09820000020 cannot be made because of TRAI NDNC regulations",
+        http_status=403)), "rejected:dnd", "rejected"),
+    (PostResult(Outcome.NOT_PLACED, error=AuthenticationError("bad key", http_status=401)),
+     "rejected", "rejected"),
+])
+def test_what_exotel_answered(store: Store, clean_env: Any, result: PostResult, word: str,
+                              final_state: str) -> None:
+    dnd: list[tuple[str, str]] = []
+    ctx = context(store, FakeClient(result), on_dnd=lambda call, n: dnd.append((call["id"], n)))
+    aid = new_call(store)
+    assert place_attempt(ctx, aid) == word
+    attempt = store.get_attempt(aid)
+    assert attempt["state"] == final_state
+    held = store.r.zcard(store.keys.agent("main", AGENT))
+    assert held == (1 if final_state == "unknown" else 0)  # an unknown call may be going on
+    if word == "waiting:429":
+        denied = ctx.limiter.acquire(store.keys.ratelimit("main"))
+        assert not denied.admitted and 0 < denied.wait_s <= 5  # the account cools down
+        assert attempt["http_429"] == "1"
+    if word == "rejected:dnd":
+        assert attempt["detail"].startswith("dnd: ") and dnd == [(aid.rsplit("-", 1)[0],
+                                                                  CUSTOMER)]
+    else:
+        assert dnd == []
+
+
+def test_a_dnd_number_joins_the_do_not_call_list(store: Store, clean_env: Any) -> None:
+    from dialer.campaigns.dnd import make_dnd_hook
+    from dialer.campaigns.keys import CampaignKeys
+
+    s = settings()
+    refusal = PostResult(Outcome.NOT_PLACED, error=DndError("NDNC", http_status=403))
+    ctx = context(store, FakeClient(refusal), on_dnd=make_dnd_hook(store, s))
+    aid = new_call(store)
+    assert place_attempt(ctx, aid) == "rejected:dnd"
+    assert store.r.sismember(CampaignKeys().global_dnc, CUSTOMER)
+    assert json.loads(store.get_call(aid.rsplit("-", 1)[0])["request"])["To"] == CUSTOMER
