@@ -1,10 +1,11 @@
 """A call's life on the scaled clock, driven by scheduler timers.
 
-created (Status in-progress, leg 1 queued) --dial_delay_s--> leg 1 ringing
+created (Status queued, leg 1 queued) --dial_delay_s--> leg 1 ringing (Status ringing)
   --ring_s--> answered | --busy_s--> busy | --TimeOut--> no-answer | --failed_s--> failed.
 Two numbers: leg 1 answered -> leg 2 ringing -> same choices; both answered -> connected
 ("answered" callbacks) -> talk_s, capped by TimeLimit -> completed. A flow has leg 1 only:
-answered -> the flow runs talk_s -> completed. Otherwise the call ends with the status of the
+answered -> the flow runs talk_s -> completed. Status is in-progress from leg 1's answer
+on. Otherwise the call ends with the status of the
 first leg that did not answer (an answered leg 1 is then "completed"). Duration, Price and
 EndTime are filled ``duration_fill_delay_s`` later, with no second callback.
 """
@@ -65,6 +66,8 @@ class Lifecycle:
         leg = call.legs[index]
         leg.status = "ringing"
         leg.dialed_at = call.t
+        if index == 0:
+            call.status = "ringing"
         self._after(call, self._ring_time(call, leg), self._ring_done, index)
 
     def _ring_done(self, call: SimCall, index: int) -> None:
@@ -76,6 +79,7 @@ class Lifecycle:
             return
         leg.status = "in-progress"
         leg.answered_at = call.t
+        call.status = "in-progress"
         if index + 1 < len(call.legs):
             self._dial(call, index + 1)
         else:
