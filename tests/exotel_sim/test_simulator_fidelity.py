@@ -397,7 +397,9 @@ def test_bulk_filters(sim: Simulator) -> None:
     window = (f"gte:{(now - timedelta(hours=1)):%Y-%m-%d %H:%M:%S};"
               f"lte:{(now + timedelta(minutes=1)):%Y-%m-%d %H:%M:%S}")
     assert len(bulk(sim, DateCreated=window).json()["Calls"]) == 2
-    old = f"gte:{(now - timedelta(days=3)):%Y-%m-%d %H:%M:%S};lte:{(now - timedelta(days=2)):%Y-%m-%d %H:%M:%S}"
+    stamp = "%Y-%m-%d %H:%M:%S"
+    old = (f"gte:{(now - timedelta(days=3)).strftime(stamp)};"
+           f"lte:{(now - timedelta(days=2)).strftime(stamp)}")
     assert bulk(sim, DateCreated=old).json()["Calls"] == []
     xml = bulk(sim, json=False)
     root = ET.fromstring(xml.content)
