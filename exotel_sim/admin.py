@@ -6,6 +6,8 @@ POST /_sim/config       JSON changes, e.g. {"error_5xx_ratio": 0.5}; 400 on a ba
 GET  /_sim/scenario     what is left of the scenario
 POST /_sim/scenario     {"numbers": {"+919800000001": ["no-answer", "answered"]}} (replaces)
 GET  /_sim/requests     every /v1 and /v3 request received
+GET  /_sim/counted      every Voice API request (POST or GET) that counted against the
+                        account limit, in arrival order (?account_sid=AC_SIM for one)
 GET  /_sim/calls        every call with its true status and leg statuses
 GET  /_sim/callbacks    every callback attempted (or dropped)
 POST /_sim/reset        forget calls, requests, callbacks, the limiter and the scenario
@@ -24,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from exotel_sim.engine import Engine
+from exotel_sim.inspect import counted_requests
 from exotel_sim.views import call_view
 
 router = APIRouter(prefix="/_sim")
@@ -102,6 +105,12 @@ async def set_scenario(request: Request) -> Response:
 @router.get("/requests")
 async def requests_log(request: Request) -> list[dict[str, Any]]:
     return list_requests(_engine(request))
+
+
+@router.get("/counted")
+async def counted(request: Request, account_sid: str | None = None) -> list[dict[str, Any]]:
+    return [r for r in counted_requests(list_requests(_engine(request)))
+            if account_sid is None or r["account_sid"] == account_sid]
 
 
 @router.get("/calls")

@@ -218,6 +218,9 @@ def test_the_201st_voice_api_request_in_a_minute_is_429(sim: Simulator) -> None:
     assert len(counted) == 200 and {r["method"] for r in counted} == {"GET", "POST"}
     times = [r["arrival_time"] for r in counted]
     assert inspect.max_in_window(times, 60.0) == 200
+    over_http = requests.get(f"{sim.url}/_sim/counted", params={"account_sid": SID},
+                             timeout=5).json()
+    assert [r["id"] for r in over_http] == [r["id"] for r in counted]
 
 
 def test_scaled_window_refuses_then_admits_again(sim: Simulator) -> None:
