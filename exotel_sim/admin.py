@@ -9,6 +9,7 @@ GET  /_sim/requests     every /v1 and /v3 request received
 GET  /_sim/counted      every Voice API request (POST or GET) that counted against the
                         account limit, in arrival order (?account_sid=AC_SIM for one)
 GET  /_sim/calls        every call with its true status and leg statuses
+POST /_sim/calls/<sid>/cancel   end a call not connected yet with Status "canceled"
 GET  /_sim/callbacks    every callback attempted (or dropped)
 POST /_sim/reset        forget calls, requests, callbacks, the limiter and the scenario
 GET  /_sim/idle         ?timeout_s=5&settled=false: waits until idle, answers the counts
@@ -116,6 +117,12 @@ async def counted(request: Request, account_sid: str | None = None) -> list[dict
 @router.get("/calls")
 async def calls(request: Request) -> list[dict[str, Any]]:
     return list_calls(_engine(request))
+
+
+@router.post("/calls/{call_sid}/cancel")
+async def cancel(request: Request, call_sid: str) -> Response:
+    done = _engine(request).cancel(call_sid)
+    return JSONResponse({"canceled": done}, status_code=200 if done else 409)
 
 
 @router.get("/callbacks")

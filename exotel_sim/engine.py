@@ -182,6 +182,12 @@ class Engine:
         self.lifecycle.start(call)
         return Placement(call, drop)
 
+    def cancel(self, call_sid: str) -> bool:
+        """Cancel a call that is not connected yet (Status "canceled"); False otherwise."""
+        with self.state.lock:
+            call = self.state.calls.get(call_sid)
+            return call is not None and self.lifecycle.cancel(call)
+
     def wait_idle(self, timeout_s: float = 10.0, *, settled: bool = False) -> bool:
         """True once every call is terminal and every due callback was attempted
         (``settled``: and Duration/Price were filled)."""

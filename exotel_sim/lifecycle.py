@@ -7,7 +7,9 @@ Two numbers: leg 1 answered -> leg 2 ringing -> same choices; both answered -> c
 answered -> the flow runs talk_s -> completed. Status is in-progress from leg 1's answer
 on. Otherwise the call ends with the status of the
 first leg that did not answer (an answered leg 1 is then "completed"). Duration, Price and
-EndTime are filled ``duration_fill_delay_s`` later, with no second callback.
+EndTime are filled ``duration_fill_delay_s`` later, with no second callback. ``cancel`` ends
+a call not connected yet with Status "canceled" (``sim.cancel(sid)``, POST
+/_sim/calls/<sid>/cancel).
 """
 
 from __future__ import annotations
@@ -49,8 +51,21 @@ class Lifecycle:
         with self._state.lock:
             if not self._state.is_current(call):
                 return
+            if call.terminal and step != self._fill:
+                return  # canceled: the steps still pending do nothing
             call.t += sim_s
             step(call, *args)
+
+    def cancel(self, call: SimCall) -> bool:
+        """End a call that is not connected yet with Status "canceled"; under the lock."""
+        if call.terminal or call.connected_at is not None:
+            return False
+        for leg in call.legs:
+            if leg.status in ("queued", "ringing"):
+                leg.status = "canceled"
+                leg.ended_at = call.t
+        self._end(call, "canceled")
+        return True
 
     def _ring_time(self, call: SimCall, leg: Leg) -> float:
         cfg = self._config()

@@ -180,6 +180,10 @@ class Simulator:
     def callbacks(self) -> list[dict[str, Any]]:
         return list_callbacks(self.engine)
 
+    def cancel(self, call_sid: str) -> bool:
+        """End a call not connected yet with Status "canceled" (its callback is sent)."""
+        return self.engine.cancel(call_sid)
+
     def reset(self) -> None:
         self.engine.reset()
 

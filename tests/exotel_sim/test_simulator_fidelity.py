@@ -326,6 +326,19 @@ def test_status_goes_queued_ringing_in_progress_completed(sim: Simulator) -> Non
     assert {"ringing", "in-progress", "completed"} <= set(seen)
 
 
+def test_a_call_not_connected_yet_can_be_canceled(sim: Simulator, rx: CallbackReceiver) -> None:
+    sim.configure(ring_s=100_000)  # leg 1 rings for 100 s real
+    call_sid = place(sim, StatusCallback=rx.url)
+    wait_for(lambda: details(sim, call_sid)["Status"] == "ringing", 5, "ringing",
+             interval_s=0.01)
+    assert requests.post(f"{sim.url}/_sim/calls/{call_sid}/cancel", timeout=5).json() == {
+        "canceled": True}
+    assert details(sim, call_sid, details="true")["Details"]["Leg1Status"] == "canceled"
+    (hit,) = rx.wait_for(1)
+    assert hit["form"]["Status"] == "canceled"
+    assert not sim.cancel(call_sid)
+
+
 def test_details_true_has_the_documented_shape(sim: Simulator) -> None:
     call_sid = place(sim)
     assert sim.wait_idle(5)
