@@ -53,7 +53,8 @@ ROWS: list[tuple[str, str, str]] = [
     ("WaitUrl / StartPlaybackValueNew / StreamUrl / StreamBegin",
      "http(s) URL / http(s) URL / ws(s) URL / Leg1Connect|Leg2Connect, else 400", S004),
     ("call status", "queued -> ringing -> in-progress -> completed|busy|no-answer|failed "
-     "(canceled: sim.cancel); the creating POST answers in-progress", f"{S000}, {S004}, {DOC_BULK}"),
+     "(canceled: sim.cancel); the creating POST answers in-progress",
+     f"{S000}, {S004}, {DOC_BULK}"),
     ("v1 details=true", "Details {ConversationDuration, Leg1Status, Leg2Status, "
      "Legs [{Leg: {Id, OnCallDuration}}]}", DOC_DETAILS),
     ("Duration / Price / EndTime", "empty until 120 s (scaled) after the end "
