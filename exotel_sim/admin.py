@@ -6,7 +6,10 @@ POST /_sim/config       JSON changes, e.g. {"error_5xx_ratio": 0.5}; 400 on a ba
 GET  /_sim/scenario     what is left of the scenario
 POST /_sim/scenario     {"numbers": {"+919800000001": ["no-answer", "answered"]}} (replaces)
 GET  /_sim/requests     every /v1 and /v3 request received
+GET  /_sim/counted      every Voice API request (POST or GET) that counted against the
+                        account limit, in arrival order (?account_sid=AC_SIM for one)
 GET  /_sim/calls        every call with its true status and leg statuses
+POST /_sim/calls/<sid>/cancel   end a call not connected yet with Status "canceled"
 GET  /_sim/callbacks    every callback attempted (or dropped)
 POST /_sim/reset        forget calls, requests, callbacks, the limiter and the scenario
 GET  /_sim/idle         ?timeout_s=5&settled=false: waits until idle, answers the counts
@@ -24,6 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from exotel_sim.engine import Engine
+from exotel_sim.inspect import counted_requests
 from exotel_sim.views import call_view
 
 router = APIRouter(prefix="/_sim")
@@ -104,9 +108,21 @@ async def requests_log(request: Request) -> list[dict[str, Any]]:
     return list_requests(_engine(request))
 
 
+@router.get("/counted")
+async def counted(request: Request, account_sid: str | None = None) -> list[dict[str, Any]]:
+    return [r for r in counted_requests(list_requests(_engine(request)))
+            if account_sid is None or r["account_sid"] == account_sid]
+
+
 @router.get("/calls")
 async def calls(request: Request) -> list[dict[str, Any]]:
     return list_calls(_engine(request))
+
+
+@router.post("/calls/{call_sid}/cancel")
+async def cancel(request: Request, call_sid: str) -> Response:
+    done = _engine(request).cancel(call_sid)
+    return JSONResponse({"canceled": done}, status_code=200 if done else 409)
 
 
 @router.get("/callbacks")

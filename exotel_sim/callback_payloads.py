@@ -1,10 +1,14 @@
 """What a StatusCallback says, and how it goes on the wire.
 
-v1 (seeds 000/003/004): CallSid, EventType, Status, RecordingUrl (empty when none),
-DateUpdated, DateCreated, To, From, PhoneNumberSid, Direction, StartTime, EndTime,
-ConversationDuration, CustomField and Legs (one entry per dialled leg: Status,
-OnCallDuration). multipart/form-data flattens Legs to ``Legs[0][Status]`` …;
-application/json keeps ``"Legs": [{…}]``. An "answered" event has Status "in-progress".
+v1, by default (seeds 000/001/003; developer.exotel.com/docs/voice-v1/api-reference/
+status-callback "Default Parameters"): exactly CallSid, DateUpdated, Status, RecordingUrl.
+When the request subscribed with StatusCallbackEvents (terminal and/or answered) the
+extended payload ("Event-Specific Parameters"): CallSid, EventType, DateCreated,
+DateUpdated, To, From, PhoneNumberSid, StartTime, EndTime, Status, ConversationDuration,
+Direction, CustomField, RecordingUrl and Legs (one entry per dialled leg: OnCallDuration,
+Status). multipart/form-data (the default, seed 003) flattens Legs to
+``Legs[0][Status]`` … and sends None as ""; application/json keeps ``"Legs": [{…}]`` and
+null. An "answered" event has Status "in-progress".
 
 v3 (seed 002): ``{"event_details": {"event_type": …}, "call_details": {…}}``; POST JSON as
 is, POST multipart/form-urlencoded and GET send both blocks as JSON-encoded fields.
@@ -23,30 +27,40 @@ JSON_TYPE = "application/json"
 MULTIPART_TYPE = "multipart/form-data"
 
 
-def v1_payload(call: SimCall, event: str, offset_minutes: int) -> dict[str, Any]:
-    """The v1 callback as a dict (Legs as a list)."""
+DEFAULT_V1_FIELDS = ("CallSid", "DateUpdated", "Status", "RecordingUrl")
+
+
+def v1_payload(
+    call: SimCall, event: str, offset_minutes: int, *, extended: bool = True
+) -> dict[str, Any]:
+    """The v1 callback as a dict (Legs as a list): four fields unless ``extended``."""
     terminal = event == "terminal"
+    status = call.status if terminal else "in-progress"
+    updated = v1_time(call.wall(call.t), offset_minutes)
+    if not extended:
+        return {"CallSid": call.sid, "DateUpdated": updated, "Status": status,
+                "RecordingUrl": call.recording_url}
     spec = call.spec
     legs = [
-        {"Status": leg.status, "OnCallDuration": leg.on_call_s()}
+        {"OnCallDuration": leg.on_call_s(), "Status": leg.status}
         for leg in call.legs
         if leg.status is not None
     ]
     return {
         "CallSid": call.sid,
         "EventType": event,
-        "Status": call.status if terminal else "in-progress",
-        "RecordingUrl": call.recording_url or "",
-        "DateUpdated": v1_time(call.wall(call.t), offset_minutes),
         "DateCreated": v1_time(call.created_at, offset_minutes),
+        "DateUpdated": updated,
         "To": call.to_display,
         "From": spec.from_number,
         "PhoneNumberSid": spec.caller_id,
-        "Direction": "outbound-api",
         "StartTime": v1_time(call.created_at, offset_minutes),
-        "EndTime": v1_time(call.wall(call.ended_at), offset_minutes) if terminal else "",
+        "EndTime": v1_time(call.wall(call.ended_at), offset_minutes) if terminal else None,
+        "Status": status,
         "ConversationDuration": call.conversation_s(),
-        "CustomField": spec.custom_field or "",
+        "Direction": "outbound-api",
+        "CustomField": spec.custom_field,
+        "RecordingUrl": call.recording_url,
         "Legs": legs,
     }
 
@@ -56,10 +70,12 @@ def v3_payload(call: SimCall, event: str, offset_minutes: int) -> dict[str, Any]
     return {"event_details": {"event_type": event}, "call_details": details}
 
 
-def build_payload(call: SimCall, event: str, offset_minutes: int) -> dict[str, Any]:
+def build_payload(
+    call: SimCall, target: CallbackTarget, offset_minutes: int
+) -> dict[str, Any]:
     if call.spec.api == API_V3:
-        return v3_payload(call, event, offset_minutes)
-    return v1_payload(call, event, offset_minutes)
+        return v3_payload(call, target.event, offset_minutes)
+    return v1_payload(call, target.event, offset_minutes, extended=target.extended)
 
 
 def flatten_v1(payload: dict[str, Any]) -> dict[str, str]:

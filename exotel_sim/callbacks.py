@@ -3,8 +3,13 @@
 Faults, rolled per callback: ``callback_drop_ratio`` (never sent, recorded as dropped),
 ``callback_duplicate_ratio`` (sent twice), ``callback_delay_s`` (held that long, real
 seconds), ``callback_reorder`` (held a further random 0..``callback_reorder_window_s``, so
-callbacks of different calls arrive out of order). A receiver that fails or answers
-non-2xx is recorded and never retried.
+callbacks of different calls arrive out of order).
+
+Delivery as developer.exotel.com/docs/references/webhooks documents it: the receiver must
+answer 2xx within ``callback_timeout_s`` (15 s); a try that times out, fails to connect or
+answers non-2xx is retried up to ``callback_retries`` (2) more times, ``callback_retry_delay_s``
+apart (the delay is not documented; real seconds). Every try is one record in
+``/_sim/callbacks`` with its ``attempt`` (1, 2, 3).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class Delivery:
     target: CallbackTarget
     body: dict[str, Any]
     duplicate: bool = False
+    attempt: int = 1
 
 
 class CallbackDispatcher:
@@ -78,7 +84,7 @@ class CallbackDispatcher:
         for target in call.spec.callbacks:
             if target.event != event:
                 continue
-            payload = build_payload(call, event, cfg.utc_offset_minutes)
+            payload = build_payload(call, target, cfg.utc_offset_minutes)
             body = wire_body(call.spec.api, target, payload)
             delivery = Delivery(next(self._ids), call, call.generation, target, body)
             if self._dice.chance(cfg.callback_drop_ratio):
@@ -113,11 +119,22 @@ class CallbackDispatcher:
                     continue
                 record = self._send(session, delivery)
                 with self._state.lock:
+                    if not record["delivered"] and delivery.generation == self._state.generation:
+                        self._retry(delivery)
                     if self._state.callback_done(delivery.generation):
                         delivery.call.callbacks_sent += 1
                         self._state.add_callback(record)
         finally:
             session.close()
+
+    def _retry(self, delivery: Delivery) -> None:
+        """Schedule the next try of a failed delivery, if tries are left (under the lock)."""
+        cfg = self._config()
+        if delivery.attempt > cfg.callback_retries:
+            return
+        again = replace(delivery, id=next(self._ids), attempt=delivery.attempt + 1)
+        self._state.callbacks_scheduled(1)
+        self._hold(again, cfg.callback_retry_delay_s)
 
     def _send(self, session: requests.Session, delivery: Delivery) -> dict[str, Any]:
         target = delivery.target
@@ -150,6 +167,7 @@ class CallbackDispatcher:
             "content_type": None if target.method == "GET" else target.content_type,
             "body": delivery.body,
             "duplicate": delivery.duplicate,
+            "attempt": delivery.attempt,
             "dropped": dropped,
             "attempted_at": None,
             "delivered": False,

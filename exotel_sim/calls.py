@@ -31,6 +31,9 @@ class CallbackTarget:
     event: str  # "terminal" | "answered"
     method: str = "POST"
     content_type: str = "multipart/form-data"
+    # v1: the extended payload (the request subscribed with StatusCallbackEvents); v1
+    # without it gets the four documented fields only. v3 ignores it.
+    extended: bool = True
 
 
 @dataclass
@@ -59,6 +62,12 @@ class CallSpec:
         if self.to_number is None:
             return [self.from_number]
         return [self.from_number, self.to_number]
+
+    @property
+    def customer_number(self) -> str:
+        """The customer's number, checked against the DND registry: To (connect), From
+        (flow), to (v3)."""
+        return self.to_number if self.to_number is not None else self.from_number
 
     @property
     def fault_number(self) -> str:
@@ -94,7 +103,7 @@ class SimCall:
     legs: list[Leg]
     generation: int
     base_url: str = ""
-    status: str = "in-progress"
+    status: str = "queued"  # queued -> ringing -> in-progress -> completed|busy|…
     state: str = "active"
     t: float = 0.0
     connected_at: float | None = None

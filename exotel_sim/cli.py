@@ -9,7 +9,8 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from exotel_sim.config import OUTCOMES, SimConfig, parse_account
+from exotel_sim.config import OUTCOMES, V3_FAULT_CODES, SimConfig, parse_account
+from exotel_sim.fidelity import as_text
 from exotel_sim.server import Simulator
 
 EPILOG = """\b
@@ -20,15 +21,19 @@ Magic numbers (last two digits of a number):
     95  accept-then-drop: the call is created and runs its life, but the HTTP
         connection is cut before any answer (the client sees a connection error)
     96  the POST answers 500 (v3: 500/1100) and creates no call
+  the customer's number (To in connect, From in a flow, to in v3):
+    94  on the DND (NDNC) registry: the POST answers 403 and creates no call
 Precedence for leg 1: --scenario, then the magic suffix, then the seeded --outcome odds.
 
 \b
 Endpoints:
   POST /v1/Accounts/<sid>/Calls/connect[.json]   GET /v1/Accounts/<sid>/Calls/<CallSid>[.json]
+  GET /v1/Accounts/<sid>/Calls[.json] (bulk call details: ended calls, filters, paging)
   POST /v3/accounts/<sid>/calls   GET /v3/accounts/<sid>/calls/<call_sid>[/legs]
   /_sim/health|config|scenario|requests|calls|callbacks|reset|idle (inspection and control)
 Simulated durations are multiplied by --time-scale; the limiter window, --latency-s and the
 callback delays are real seconds.
+
 """
 
 _D = SimConfig.model_fields
@@ -36,13 +41,16 @@ _D = SimConfig.model_fields
 # (flag, SimConfig field, click type, help)
 _VALUE_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--time-scale", "time_scale", float, "Multiplier of every simulated duration (0.01 = 100x)."),
-    ("--limit-calls", "limit_calls", int, "Call-creating POSTs allowed per account per window."),
+    ("--limit-calls", "limit_calls", int,
+     "Voice API requests allowed per account per window (see --limit-scope)."),
     ("--limit-window-s", "limit_window_s", float, "Sliding window of the limit, real seconds."),
     ("--seed", "seed", int, "Seed of the outcome and fault dice."),
     ("--dial-delay-s", "dial_delay_s", float, "Queued before leg 1 rings (simulated s)."),
     ("--ring-s", "ring_s", float, "Ringing before a leg answers (simulated s)."),
     ("--talk-s", "talk_s", float, "Conversation / flow length, capped by TimeLimit (simulated s)."),
     ("--ring-timeout-s", "ring_timeout_s", float, "Ringing before no-answer without TimeOut."),
+    ("--busy-s", "busy_s", float, "Ringing before a leg is busy (simulated s)."),
+    ("--failed-s", "failed_s", float, "Before a leg fails (simulated s)."),
     ("--duration-fill-delay-s", "duration_fill_delay_s", float,
      "Duration/Price/EndTime appear this long after the end (simulated s)."),
     ("--error-5xx-ratio", "error_5xx_ratio", float, "Share of call POSTs answered 500."),
@@ -55,6 +63,24 @@ _VALUE_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--callback-delay-s", "callback_delay_s", float, "Hold every callback this long (real s)."),
     ("--callback-reorder-window-s", "callback_reorder_window_s", float,
      "With --callback-reorder, extra random hold of 0..this (real s)."),
+    ("--callback-timeout-s", "callback_timeout_s", float,
+     "A callback try fails unless the receiver answers 2xx within this (real s)."),
+    ("--callback-retries", "callback_retries", int,
+     "More tries after a failed callback try (Exotel: up to 2)."),
+    ("--callback-retry-delay-s", "callback_retry_delay_s", float,
+     "Wait between callback tries (real s; not documented by Exotel)."),
+]
+# (flag pair, SimConfig field, help)
+_FLAG_OPTIONS: list[tuple[str, str, str]] = [
+    ("--callback-reorder/--no-callback-reorder", "callback_reorder",
+     "Hold callbacks a random extra delay so calls' callbacks arrive out of order."),
+    ("--v1-callback-always-extended/--v1-callback-documented", "v1_callback_always_extended",
+     "v1: send the extended callback (EventType, Legs, CustomField…) even without "
+     "StatusCallbackEvents (the old rich behaviour)."),
+    ("--dnd-check/--no-dnd-check", "dnd_check",
+     "Refuse calls to DND numbers (suffix 94, --dnd-number) with 403."),
+    ("--voip-enabled/--no-voip-enabled", "voip_enabled",
+     "v3: accept sip: contact_uri (else 405/10712)."),
 ]
 
 
@@ -95,7 +121,13 @@ def _build_config(opts: dict[str, Any]) -> SimConfig:
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--account") from None
     data["virtual_numbers"] = list(opts["virtual_numbers"])
-    data["callback_reorder"] = opts["callback_reorder"]
+    data["dnd_numbers"] = list(opts["dnd_numbers"])
+    for _, field, _ in _FLAG_OPTIONS:
+        if opts[field] is not None:
+            data[field] = opts[field]
+    if opts["limit_scope"] is not None:
+        data["limit_scope"] = opts["limit_scope"]
+    data["v3_faults"] = _v3_faults(opts["v3_faults"])
     for flag, field in (("--outcome", "outcomes"), ("--leg1-outcome", "leg1_outcomes"),
                         ("--leg2-outcome", "leg2_outcomes")):
         odds = _odds(opts[field], flag)
@@ -107,7 +139,25 @@ def _build_config(opts: dict[str, Any]) -> SimConfig:
         raise click.UsageError(str(exc)) from None
 
 
+def _v3_faults(values: tuple[str, ...]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in values:
+        endpoint, sep, code = item.partition("=")
+        allowed = V3_FAULT_CODES.get(endpoint.strip())
+        if not sep or allowed is None or not code.strip().isdigit() \
+                or int(code) not in allowed:
+            choices = "; ".join(f"{k}={'|'.join(map(str, v))}" for k, v in V3_FAULT_CODES.items())
+            raise click.BadParameter(f"{item!r}: expected {choices}", param_hint="--v3-fault")
+        out[endpoint.strip()] = int(code)
+    return out
+
+
 def _with_value_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for flags, field, text in reversed(_FLAG_OPTIONS):
+        default = _D[field].default
+        on, off = flags.split("/")
+        fn = click.option(flags, field, default=None,
+                          help=f"{text} [default: {on if default else off}]")(fn)
     for flag, field, kind, text in reversed(_VALUE_OPTIONS):
         default = _D[field].default
         fn = click.option(flag, field, type=kind, default=None,
@@ -115,7 +165,7 @@ def _with_value_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-@click.command("simulator", epilog=EPILOG)
+@click.command("simulator", epilog=EPILOG + as_text())
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port (0: a free one).")
 @click.option("--account", "accounts", multiple=True, metavar="SID:API_KEY:API_TOKEN",
@@ -133,8 +183,15 @@ def _with_value_options(fn: Callable[..., Any]) -> Callable[..., Any]:
               help="Odds for leg 2 only (repeatable); default: --outcome.")
 @click.option("--scenario", "scenario", multiple=True, metavar="NUMBER=OUTCOME[,OUTCOME...]",
               help="Leg-1 outcomes of NUMBER, one per call it starts (repeatable).")
-@click.option("--callback-reorder/--no-callback-reorder", default=False, show_default=True,
-              help="Hold callbacks a random extra delay so calls' callbacks arrive out of order.")
+@click.option("--limit-scope", type=click.Choice(["all", "posts"]), default=None,
+              help="What counts against the limit: every Voice API request (all) or only "
+                   "call-creating POSTs [default: all].")
+@click.option("--dnd-number", "dnd_numbers", multiple=True, metavar="NUMBER",
+              help="A number on the DND registry (repeatable), besides those ending in 94.")
+@click.option("--v3-fault", "v3_faults", multiple=True, metavar="ENDPOINT=CODE",
+              help="Answer every v3 request of ENDPOINT with that seed-002 error (repeatable): "
+                   "create=1012|10705|10703|10706|10712|10731|10806|10702, details=1021|1022, "
+                   "legs=10743|10715|10724.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]), help="Log level.")
 def simulator(host: str, port: int, scenario: tuple[str, ...], log_level: str,
@@ -142,7 +199,8 @@ def simulator(host: str, port: int, scenario: tuple[str, ...], log_level: str,
     """Run an Exotel API simulator (v1 connect / flow, v3 CCM calls) until Ctrl-C.
 
     Calls ring, get answered or not, end and send StatusCallbacks on a clock scaled by
-    --time-scale; the account limit answers 429 with Retry-After like Exotel.
+    --time-scale; the account limit answers 429 with Retry-After and X-RateLimit-* like
+    Exotel. Defaults follow Exotel's documents: see the fidelity table below.
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     config = _build_config(opts)

@@ -8,11 +8,18 @@ callback delays are real wall-clock seconds and are never scaled.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 OUTCOMES = ("answered", "busy", "no-answer", "failed")
+
+# v3 error codes of seed 002 that can be switched on as faults, per endpoint
+V3_FAULT_CODES: dict[str, tuple[int, ...]] = {
+    "create": (1012, 10705, 10703, 10706, 10712, 10731, 10806, 10702),
+    "details": (1021, 1022),
+    "legs": (10743, 10715, 10724),
+}
 
 DEFAULT_SID = "AC_SIM"
 DEFAULT_KEY = "sim_key"
@@ -61,8 +68,11 @@ class SimConfig(BaseModel):
 
     accounts: dict[str, Account] = Field(default_factory=_default_accounts, min_length=1)
     virtual_numbers: list[str] = Field(default_factory=list)  # empty: any CallerId
-    limit_calls: int = Field(default=200, ge=1)
+    limit_calls: int = Field(default=200, ge=1)  # Voice API requests per account per window
     limit_window_s: float = Field(default=60.0, gt=0)
+    # "all": every Voice API request counts (call POSTs, v1 details, bulk, v3 details, legs);
+    # "posts": only call-creating POSTs count (the simulator's old behaviour)
+    limit_scope: Literal["all", "posts"] = "all"
     time_scale: float = Field(default=1.0, gt=0)
     seed: int | None = None
     utc_offset_minutes: int = 330  # timestamps are shown in IST, like Exotel India
@@ -88,7 +98,18 @@ class SimConfig(BaseModel):
     callback_delay_s: float = Field(default=0.0, ge=0)
     callback_reorder: bool = False
     callback_reorder_window_s: float = Field(default=1.0, ge=0)
-    callback_timeout_s: float = Field(default=5.0, gt=0)
+    callback_timeout_s: float = Field(default=15.0, gt=0)  # a 2xx is expected within this
+    callback_retries: int = Field(default=2, ge=0, le=10)  # more tries after a failed one
+    callback_retry_delay_s: float = Field(default=2.0, ge=0)  # real seconds between tries
+    # v1: send the extended payload (EventType, Legs, CustomField…) even to requests that
+    # did not subscribe with StatusCallbackEvents (the simulator's old behaviour)
+    v1_callback_always_extended: bool = False
+
+    dnd_check: bool = True  # refuse calls to DND (NDNC registry) numbers with 403
+    dnd_numbers: list[str] = Field(default_factory=list)  # besides numbers ending in 94
+    voip_enabled: bool = False  # v3: a sip: contact_uri is refused (405/10712) unless set
+    # v3 faults: endpoint ("create", "details", "legs") -> error code of seed 002
+    v3_faults: dict[str, int] = Field(default_factory=dict)
     callback_workers: int = Field(default=4, ge=1, le=64)  # read once, at start()
 
     @field_validator("accounts", mode="before")
@@ -105,6 +126,17 @@ class SimConfig(BaseModel):
                 acc = {"api_key": acc[0], "api_token": acc[1]}
             out[sid] = acc
         return out
+
+    @field_validator("v3_faults")
+    @classmethod
+    def _v3_faults(cls, value: dict[str, int]) -> dict[str, int]:
+        for endpoint, code in value.items():
+            allowed = V3_FAULT_CODES.get(endpoint)
+            if allowed is None:
+                raise ValueError(f"unknown v3 endpoint {endpoint!r}; use {list(V3_FAULT_CODES)}")
+            if code not in allowed:
+                raise ValueError(f"v3 {endpoint} fault must be one of {list(allowed)}")
+        return dict(value)
 
     @field_validator("outcomes", "leg1_outcomes", "leg2_outcomes")
     @classmethod

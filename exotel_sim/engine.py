@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -15,7 +15,14 @@ from exotel_sim.config import SimConfig
 from exotel_sim.faults import Dice
 from exotel_sim.lifecycle import Lifecycle
 from exotel_sim.limiter import SlidingWindowLimiter
-from exotel_sim.outcomes import OutcomeDecider, call_fault, number_key, parse_scenario
+from exotel_sim.outcomes import (
+    DND_SUFFIX,
+    OutcomeDecider,
+    call_fault,
+    number_key,
+    parse_scenario,
+    suffix,
+)
 from exotel_sim.scheduler import Scheduler
 from exotel_sim.state import SimState
 
@@ -35,6 +42,8 @@ class GateResult:
     gate: Gate
     at: float
     retry_after_s: float = 0.0
+    counted: bool = False  # the request counted against the account limit
+    headers: dict[str, str] = field(default_factory=dict)  # X-RateLimit-*, Retry-After
 
 
 @dataclass(frozen=True)
@@ -110,19 +119,36 @@ class Engine:
     def authenticate(self, sid: str, authorization: str | None) -> AuthResult:
         return authenticate(self._config, sid, authorization)
 
-    def gate(self, sid: str, authorization: str | None) -> GateResult:
-        """Auth, then the account limit, then the 5xx dice, for a call-creating POST."""
+    def gate(self, sid: str, authorization: str | None, *, post: bool = True) -> GateResult:
+        """Auth, then the account limit, then (call POSTs only) the 5xx dice.
+
+        ``post`` False is a Voice API GET (v1 details, bulk details, v3 details and legs):
+        it counts against the limit unless ``limit_scope`` is "posts".
+        """
         cfg = self._config
         auth = authenticate(cfg, sid, authorization)
         if auth is not AuthResult.OK:
             failed = auth is AuthResult.FAILED
             return GateResult(Gate.AUTH_FAILED if failed else Gate.UNKNOWN_ACCOUNT, time.time())
+        if not post and cfg.limit_scope == "posts":
+            return GateResult(Gate.OPEN, time.time())
         admission = self.limiter.admit(sid, cfg.limit_calls, cfg.limit_window_s)
+        headers = admission.headers()
         if not admission.admitted:
-            return GateResult(Gate.LIMITED, admission.at, admission.retry_after_s)
-        if self.dice.chance(cfg.error_5xx_ratio):
-            return GateResult(Gate.INJECTED_5XX, admission.at)
-        return GateResult(Gate.OPEN, admission.at)
+            return GateResult(Gate.LIMITED, admission.at, admission.retry_after_s,
+                              headers=headers)
+        if post and self.dice.chance(cfg.error_5xx_ratio):
+            return GateResult(Gate.INJECTED_5XX, admission.at, counted=True, headers=headers)
+        return GateResult(Gate.OPEN, admission.at, counted=True, headers=headers)
+
+    def is_dnd(self, number: str | None) -> bool:
+        """On the DND (NDNC) registry: ends in 94, or listed in ``dnd_numbers``."""
+        cfg = self._config
+        if not cfg.dnd_check or not number:
+            return False
+        return suffix(number) == DND_SUFFIX or number_key(number) in {
+            number_key(n) for n in cfg.dnd_numbers
+        }
 
     def known_virtual_number(self, number: str) -> bool:
         allowed = self._config.virtual_numbers
@@ -139,7 +165,7 @@ class Engine:
         cfg = self._config
         outcomes = self.decider.leg_outcomes(spec.leg_numbers, cfg)
         legs = [Leg(number=n, outcome=o) for n, o in zip(spec.leg_numbers, outcomes, strict=True)]
-        legs[0].status = "queued"
+        legs[0].status = "queued"  # the call is "queued" until leg 1 rings
         drop = fault == "drop" or self.dice.chance(cfg.accept_then_drop_ratio)
         with self.state.lock:
             call = SimCall(
@@ -155,6 +181,12 @@ class Engine:
             self.state.add_call(call)
         self.lifecycle.start(call)
         return Placement(call, drop)
+
+    def cancel(self, call_sid: str) -> bool:
+        """Cancel a call that is not connected yet (Status "canceled"); False otherwise."""
+        with self.state.lock:
+            call = self.state.calls.get(call_sid)
+            return call is not None and self.lifecycle.cancel(call)
 
     def wait_idle(self, timeout_s: float = 10.0, *, settled: bool = False) -> bool:
         """True once every call is terminal and every due callback was attempted

@@ -17,6 +17,16 @@ def call_posts(requests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                                               or r.get("path", "").endswith("/calls"))]
 
 
+def counted_requests(requests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every Voice API request in ``requests`` that counted against the account limit —
+    call POSTs and GETs (v1 details, bulk details, v3 details and legs) alike — in arrival
+    order. Each is the request record: ``method``, ``path``, ``account_sid``,
+    ``arrival_time`` (epoch seconds, when the limiter admitted it), ``status_code`` …
+    ``max_in_window([r["arrival_time"] for r in counted_requests(sim.requests())], 60)``
+    is the most the account saw in any window."""
+    return sorted((r for r in requests if r.get("counted")), key=lambda r: r["arrival_time"])
+
+
 def attempt_of(post: dict[str, Any]) -> str | None:
     """The attempt id a POST carried in CustomField (``<attempt id>|…``)."""
     params = post.get("params") or {}

@@ -1,12 +1,15 @@
 """A call's life on the scaled clock, driven by scheduler timers.
 
-created (Status in-progress, leg 1 queued) --dial_delay_s--> leg 1 ringing
+created (Status queued, leg 1 queued) --dial_delay_s--> leg 1 ringing (Status ringing)
   --ring_s--> answered | --busy_s--> busy | --TimeOut--> no-answer | --failed_s--> failed.
 Two numbers: leg 1 answered -> leg 2 ringing -> same choices; both answered -> connected
 ("answered" callbacks) -> talk_s, capped by TimeLimit -> completed. A flow has leg 1 only:
-answered -> the flow runs talk_s -> completed. Otherwise the call ends with the status of the
+answered -> the flow runs talk_s -> completed. Status is in-progress from leg 1's answer
+on. Otherwise the call ends with the status of the
 first leg that did not answer (an answered leg 1 is then "completed"). Duration, Price and
-EndTime are filled ``duration_fill_delay_s`` later, with no second callback.
+EndTime are filled ``duration_fill_delay_s`` later, with no second callback. ``cancel`` ends
+a call not connected yet with Status "canceled" (``sim.cancel(sid)``, POST
+/_sim/calls/<sid>/cancel).
 """
 
 from __future__ import annotations
@@ -48,8 +51,21 @@ class Lifecycle:
         with self._state.lock:
             if not self._state.is_current(call):
                 return
+            if call.terminal and step != self._fill:
+                return  # canceled: the steps still pending do nothing
             call.t += sim_s
             step(call, *args)
+
+    def cancel(self, call: SimCall) -> bool:
+        """End a call that is not connected yet with Status "canceled"; under the lock."""
+        if call.terminal or call.connected_at is not None:
+            return False
+        for leg in call.legs:
+            if leg.status in ("queued", "ringing"):
+                leg.status = "canceled"
+                leg.ended_at = call.t
+        self._end(call, "canceled")
+        return True
 
     def _ring_time(self, call: SimCall, leg: Leg) -> float:
         cfg = self._config()
@@ -65,6 +81,8 @@ class Lifecycle:
         leg = call.legs[index]
         leg.status = "ringing"
         leg.dialed_at = call.t
+        if index == 0:
+            call.status = "ringing"
         self._after(call, self._ring_time(call, leg), self._ring_done, index)
 
     def _ring_done(self, call: SimCall, index: int) -> None:
@@ -76,6 +94,7 @@ class Lifecycle:
             return
         leg.status = "in-progress"
         leg.answered_at = call.t
+        call.status = "in-progress"
         if index + 1 < len(call.legs):
             self._dial(call, index + 1)
         else:

@@ -3,6 +3,8 @@
 Magic numbers look at the LAST TWO DIGITS of a number:
 
 * per leg: ``91`` busy, ``92`` no-answer, ``93`` failed, anything else answered;
+* the customer's number (To in connect, From in a flow, ``to`` in v3): ``94`` is on the
+  DND (NDNC) registry and the POST answers 403 (``dnd_check``; ``dnd_numbers`` adds more);
 * per call, on To (flows and v3: on from): ``95`` accept-then-drop (the call is created and
   runs, the HTTP connection is cut before any answer), ``96`` the POST answers 500 and no
   call is created.
@@ -24,6 +26,7 @@ from typing import Any
 from exotel_sim.config import OUTCOMES, SimConfig
 
 LEG_MAGIC = {"91": "busy", "92": "no-answer", "93": "failed"}
+DND_SUFFIX = "94"  # the customer's number is on the DND (NDNC) registry: 403
 DROP_SUFFIX = "95"
 ERROR_SUFFIX = "96"
 

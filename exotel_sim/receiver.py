@@ -48,10 +48,13 @@ def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
 
 
 class CallbackReceiver:
-    """Records every request; answers ``status`` (settable at run time)."""
+    """Records every request; answers ``status`` (settable at run time), or the statuses
+    given to ``script`` first, one per request; waits ``delay_s`` before each answer."""
 
-    def __init__(self, host: str = "127.0.0.1", status: int = 200) -> None:
+    def __init__(self, host: str = "127.0.0.1", status: int = 200, delay_s: float = 0.0) -> None:
         self.status = status
+        self.delay_s = delay_s
+        self._script: list[int] = []
         self._hits: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         receiver = self
@@ -69,10 +72,15 @@ class CallbackReceiver:
                     "received_at": time.time(),
                 }
                 hit.update(parse_body(hit["content_type"], body) if body else {})
-                receiver._add(hit)
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                status = receiver._add(hit)
+                if receiver.delay_s > 0:
+                    time.sleep(receiver.delay_s)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:  # the sender gave up waiting
+                    pass
 
             do_GET = _handle
             do_POST = _handle
@@ -92,10 +100,16 @@ class CallbackReceiver:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def _add(self, hit: dict[str, Any]) -> None:
+    def script(self, *statuses: int) -> None:
+        """Answer the next requests with ``statuses`` in turn, then ``status`` again."""
+        with self._cond:
+            self._script = list(statuses)
+
+    def _add(self, hit: dict[str, Any]) -> int:
         with self._cond:
             self._hits.append(hit)
             self._cond.notify_all()
+            return self._script.pop(0) if self._script else self.status
 
     def received(self) -> list[dict[str, Any]]:
         with self._cond:

@@ -2,7 +2,10 @@
 
 Duration, Price and EndTime stay empty until the call's fill time (``duration_fill_delay_s``
 after it ended); ``details=true`` adds ``Details`` (ConversationDuration, Leg1Status,
-Leg2Status, Legs[{Id, OnCallDuration, Status}]).
+Leg2Status, Legs [{"Leg": {"Id": 1, "OnCallDuration": 21}}, …]) as
+developer.exotel.com/docs/voice-v1/api-reference/call-details shows it. Status is the
+call's live status (queued, ringing, in-progress, then final); the answer to the creating
+POST says "in-progress", as the examples of seeds 000 and 004 do.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ XML_TYPE = "application/xml"
 _OPEN_CLOSE = frozenset({"Duration", "Price", "EndTime"})  # seed 000 writes <Duration></Duration>
 
 
-def call_dict(call: SimCall, offset_minutes: int, *, json_uri: bool) -> dict[str, Any]:
+def call_dict(
+    call: SimCall, offset_minutes: int, *, json_uri: bool, creating: bool = False
+) -> dict[str, Any]:
     """The ``Call`` object, fields in the seeds' order."""
     spec = call.spec
     filled = call.filled
@@ -39,7 +44,7 @@ def call_dict(call: SimCall, offset_minutes: int, *, json_uri: bool) -> dict[str
         "To": call.to_display,
         "From": spec.from_number,
         "PhoneNumberSid": spec.caller_id,
-        "Status": call.status,
+        "Status": "in-progress" if creating and not call.terminal else call.status,
         "StartTime": v1_time(call.created_at, offset_minutes),
         "EndTime": v1_time(call.wall(call.ended_at), offset_minutes) if filled else None,
         "Duration": call.duration_s() if filled else None,
@@ -58,10 +63,8 @@ def details_dict(call: SimCall) -> dict[str, Any]:
     """``Details``: conversation length and per-leg status."""
     legs = call.legs
     connect = call.spec.to_number is not None
-    entries = [
-        {"Id": i + 1, "OnCallDuration": leg.on_call_s(), "Status": leg.status}
-        for i, leg in enumerate(legs)
-    ]
+    entries = [{"Leg": {"Id": i + 1, "OnCallDuration": leg.on_call_s()}}
+               for i, leg in enumerate(legs)]
     return {
         "ConversationDuration": call.conversation_s(),
         "Leg1Status": legs[0].status,
@@ -78,16 +81,18 @@ def _xml_value(tag: str, value: Any) -> str:
 
 def _xml_details(details: dict[str, Any]) -> str:
     legs = "".join(
-        "<Leg>" + "".join(_xml_value(k, v) for k, v in leg.items()) + "</Leg>"
-        for leg in details["Legs"]
+        "<Leg>" + "".join(_xml_value(k, v) for k, v in entry["Leg"].items()) + "</Leg>"
+        for entry in details["Legs"]
     )
     head = "".join(_xml_value(k, v) for k, v in details.items() if k != "Legs")
     return f"  <Details>{head}<Legs>{legs}</Legs></Details>\n"
 
 
-def call_response(call: SimCall, offset_minutes: int, *, as_json: bool, details: bool) -> Response:
+def call_response(
+    call: SimCall, offset_minutes: int, *, as_json: bool, details: bool, creating: bool = False
+) -> Response:
     """200 with the call, JSON (``{"Call": …}``) or XML (``<TwilioResponse><Call>…``)."""
-    body = call_dict(call, offset_minutes, json_uri=as_json)
+    body = call_dict(call, offset_minutes, json_uri=as_json, creating=creating)
     extra = details_dict(call) if details else None
     if as_json:
         if extra is not None:

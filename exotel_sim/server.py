@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from exotel_sim import inspect
 from exotel_sim.admin import list_callbacks, list_calls, list_requests
 from exotel_sim.app import create_app
 from exotel_sim.config import SimConfig
@@ -164,6 +165,12 @@ class Simulator:
     def requests(self) -> list[dict[str, Any]]:
         return list_requests(self.engine)
 
+    def counted_requests(self, account_sid: str | None = None) -> list[dict[str, Any]]:
+        """Every Voice API request (POST or GET) that counted against the account limit,
+        in arrival order, with its ``arrival_time``; optionally of one account only."""
+        counted = inspect.counted_requests(self.requests())
+        return [r for r in counted if account_sid is None or r["account_sid"] == account_sid]
+
     def calls(self) -> list[dict[str, Any]]:
         return list_calls(self.engine)
 
@@ -172,6 +179,10 @@ class Simulator:
 
     def callbacks(self) -> list[dict[str, Any]]:
         return list_callbacks(self.engine)
+
+    def cancel(self, call_sid: str) -> bool:
+        """End a call not connected yet with Status "canceled" (its callback is sent)."""
+        return self.engine.cancel(call_sid)
 
     def reset(self) -> None:
         self.engine.reset()

@@ -1,4 +1,5 @@
-"""The outermost ASGI layer for /v1 and /v3: request log, latency, accept-then-drop.
+"""The outermost ASGI layer for /v1 and /v3: request log, latency, accept-then-drop,
+and the ``X-RateLimit-*`` headers a route left in the request's record.
 
 A route asks for the connection to be cut by answering with the ``x-sim-drop`` header: the
 header never leaves; the socket is aborted before any byte of the answer is written, so the
@@ -59,6 +60,8 @@ def new_record(scope: Scope) -> dict[str, Any]:
         "params": None,
         "fault": None,
         "answered_at": None,
+        "counted": False,  # counted against the account limit (see inspect.counted_requests)
+        "headers": {},  # X-RateLimit-* / Retry-After added to the answer
     }
 
 
@@ -108,6 +111,12 @@ class WireMiddleware:
                         raise ConnectionAbortedError("accept-then-drop")
                     return
                 record["status_code"] = message["status"]
+                extra = record.get("headers") or {}
+                if extra:
+                    present = {name.lower() for name, _ in message.get("headers", [])}
+                    added = [(k.lower().encode(), v.encode()) for k, v in extra.items()
+                             if k.lower().encode() not in present]
+                    message = {**message, "headers": [*message.get("headers", []), *added]}
                 latency = self.engine.config.latency_s
                 if latency > 0:
                     await asyncio.sleep(latency)

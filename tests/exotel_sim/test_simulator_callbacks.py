@@ -17,7 +17,8 @@ from exotel_sim.receiver import CallbackReceiver
 SID, AUTH = "AC_SIM", ("sim_key", "sim_token")
 BASE = SimConfig(time_scale=0.01, seed=5, duration_fill_delay_s=10)
 pytestmark = pytest.mark.usefixtures("fresh")  # tests/exotel_sim/sim_fixtures.py
-V1_FIELDS = {
+V1_DEFAULT = {"CallSid", "DateUpdated", "Status", "RecordingUrl"}  # the documented four
+V1_FIELDS = {  # with StatusCallbackEvents
     "CallSid", "EventType", "Status", "RecordingUrl", "DateUpdated", "DateCreated", "To", "From",
     "PhoneNumberSid", "Direction", "StartTime", "EndTime", "ConversationDuration", "CustomField",
 }
@@ -56,7 +57,8 @@ def v3_call(sim: Simulator, callbacks: list[dict[str, Any]], **extra: Any) -> st
 
 
 def test_v1_terminal_callback_is_multipart_by_default(sim: Simulator, rx: CallbackReceiver) -> None:
-    call_sid = v1_call(sim, StatusCallback=rx.url + "/cb", CustomField="order-1")
+    call_sid = v1_call(sim, StatusCallback=rx.url + "/cb", CustomField="order-1",
+                       StatusCallbackEvents="terminal")
     assert sim.wait_idle(5)
     (hit,) = rx.wait_for(1)
     assert hit["method"] == "POST" and hit["path"] == "/cb"
@@ -84,10 +86,10 @@ def test_v1_json_with_answered_and_terminal(sim: Simulator, rx: CallbackReceiver
     hits = rx.wait_for(2)
     assert [h["json"]["EventType"] for h in hits] == ["answered", "terminal"]
     answered, terminal = (h["json"] for h in hits)
-    assert answered["Status"] == "in-progress" and answered["EndTime"] == ""
+    assert answered["Status"] == "in-progress" and answered["EndTime"] is None
     assert terminal["Status"] == "completed" and terminal["CallSid"] == call_sid
-    assert terminal["Legs"] == [{"Status": "completed", "OnCallDuration": 35},
-                                {"Status": "completed", "OnCallDuration": 30}]
+    assert terminal["Legs"] == [{"OnCallDuration": 35, "Status": "completed"},
+                                {"OnCallDuration": 30, "Status": "completed"}]
     assert terminal["RecordingUrl"].endswith(f"{call_sid}.mp3")
 
 
@@ -137,7 +139,8 @@ def test_v3_post_json_and_get_callbacks(sim: Simulator, rx: CallbackReceiver) ->
     assert json.loads(multipart["call_details"])["status"] == "completed"
 
 
-def test_failed_receiver_is_recorded_not_retried(sim: Simulator, rx: CallbackReceiver) -> None:
+def test_failed_receiver_is_recorded_and_retried(sim: Simulator, rx: CallbackReceiver) -> None:
+    sim.configure(callback_retry_delay_s=0.0)
     rx.status = 503
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -145,8 +148,9 @@ def test_failed_receiver_is_recorded_not_retried(sim: Simulator, rx: CallbackRec
     first = v1_call(sim, StatusCallback=rx.url)
     second = v1_call(sim, StatusCallback=dead_url)
     assert sim.wait_idle(10)
-    by_call = {c["call_sid"]: c for c in sim.callbacks()}
-    assert len(sim.callbacks()) == 2 and len(rx.received()) == 1
+    by_call = {c["call_sid"]: c for c in sim.callbacks()}  # the last try of each
+    assert len(sim.callbacks()) == 6 and len(rx.received()) == 3  # 1 try + 2 retries each
+    assert sorted(c["attempt"] for c in sim.callbacks()) == [1, 1, 2, 2, 3, 3]
     assert by_call[first]["response_status"] == 503 and not by_call[first]["delivered"]
     assert by_call[second]["response_status"] is None and by_call[second]["error"]
     assert not by_call[second]["delivered"]

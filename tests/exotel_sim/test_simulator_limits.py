@@ -1,4 +1,4 @@
-"""The account limit: N call-creating POSTs per sliding window per account, 429 after."""
+"""The account limit: N Voice API requests per sliding window per account, 429 after."""
 
 from __future__ import annotations
 
@@ -91,8 +91,14 @@ def test_limit_is_per_account_and_bad_auth_does_not_count(sim: Simulator) -> Non
     assert other == [200, 200, 429]
 
 
-def test_get_calls_are_not_limited(sim: Simulator) -> None:
-    sim.configure(limit_calls=1)
+def test_get_calls_count_unless_the_scope_is_posts(sim: Simulator) -> None:
+    sim.configure(limit_calls=3)
+    call_sid = v1(sim).json()["Call"]["Sid"]
+    url = f"{sim.url}/v1/Accounts/{SID}/Calls/{call_sid}.json"
+    assert [requests.get(url, auth=AUTH, timeout=5).status_code for _ in range(3)] == [
+        200, 200, 429]
+    sim.reset()
+    sim.configure(limit_calls=1, limit_scope="posts")
     call_sid = v1(sim).json()["Call"]["Sid"]
     url = f"{sim.url}/v1/Accounts/{SID}/Calls/{call_sid}.json"
     assert {requests.get(url, auth=AUTH, timeout=5).status_code for _ in range(5)} == {200}
