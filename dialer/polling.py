@@ -4,7 +4,8 @@ Three sets, each member due at its score (Redis ms), handled by :func:`poll_due`
 
 * ``active`` — placed attempts without a final callback, polled ``poll_after_s`` after
   placement and every ``poll_interval_s`` until final (and once more after the end when
-  Duration / Price were missing).
+  Duration / Price were missing: a background look-up, sent only while the account's
+  window is less than half full).
 * ``evidence`` — ended attempts whose callback did not say which leg failed: their legs
   are looked up (v1 call details with ``details=true``, v3 legs) after
   ``evidence_delay_s`` and every ``evidence_interval_s``; the update that brings them
@@ -41,7 +42,7 @@ from dialer.errors import (
     RedisUnavailableError,
 )
 from dialer.models import CallUpdate, Mode
-from dialer.ratelimit import SlidingWindowLimiter
+from dialer.ratelimit import Kind, SlidingWindowLimiter
 from dialer.reconcile import decide_on_evidence, give_up_evidence, reconcile, redial_absent
 from dialer.settings import Settings
 from dialer.store import Store, call_id_of, is_terminal
@@ -83,7 +84,7 @@ class _Poller:
 
     # --- the budget ------------------------------------------------------------------
     def _request(self, zset: str, aid: str, account: str,
-                 send: Callable[[PollClient], Any]) -> tuple[bool, Any]:
+                 send: Callable[[PollClient], Any], kind: Kind = "lookup") -> tuple[bool, Any]:
         """One GET within the account's budget: ``(sent, answer)``; ``answer`` may be the
         :class:`ExotelError` it raised. Not sent: the attempt waits for a slot."""
         client = self.clients.get(account)
@@ -91,7 +92,7 @@ class _Poller:
             return False, None
         key = self.store.keys.ratelimit(account)
         try:
-            slot = self.budget.acquire(key, "lookup")
+            slot = self.budget.acquire(key, kind)
         except RedisUnavailableError:
             self.report.deferred += 1
             return False, None
@@ -128,8 +129,10 @@ class _Poller:
                 self.resolve_unknown(aid, attempt, call)
             return
         v3 = call.get("mode") == Mode.V3.value
+        # the look for Duration / Price after the end never takes a slot a dial could use
         sent, answer = self._request(zset, aid, call.get("account", ""), lambda c: (
-            c.get_call_v3(sid) if v3 else c.get_call(sid, details=True)))
+            c.get_call_v3(sid) if v3 else c.get_call(sid, details=True)),
+            "background" if final else "lookup")
         if not sent:
             return
         if isinstance(answer, ExotelNotFoundError):

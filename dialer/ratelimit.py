@@ -10,7 +10,10 @@ unknown resolution). Dials come first:
 * a look-up denied because the window is full marks the account ``starved`` for one
   window; while it is marked, dials leave ``lookup_reserve`` slots of the window to
   look-ups (minus those look-ups already hold), so polls and evidence are never starved
-  for good by a saturating campaign — and when no look-up waits, dials use every slot.
+  for good by a saturating campaign — and when no look-up waits, dials use every slot;
+* a background look-up (``kind="background"``: the one look for Duration / Price after a
+  call ended) is a look-up admitted only while the window is less than half full, so it
+  never takes a slot a busy account's dials could use.
 
 One Lua script decides with Redis's own clock (``TIME``), so skewed clocks on the
 workers cannot let more than ``limit`` admissions into any window of ``window_s``. When
@@ -38,11 +41,12 @@ import redis
 
 from dialer.errors import RedisUnavailableError
 
-Kind = Literal["dial", "lookup"]
+Kind = Literal["dial", "lookup", "background"]
 
 # KEYS[1] the log (member → admission µs), KEYS[2] the look-ups' log, KEYS[3] the starved
 # mark, KEYS[4] the cool-down mark
-# ARGV[1] limit, ARGV[2] window µs, ARGV[3] a unique member, ARGV[4] kind (dial|lookup),
+# ARGV[1] limit, ARGV[2] window µs, ARGV[3] a unique member,
+# ARGV[4] kind (dial|lookup|background),
 # ARGV[5] most look-ups per window, ARGV[6] slots dials leave to starved look-ups
 # Returns {admitted (1|0), now_us, wait_us}: wait_us is how long until a slot may free.
 _ACQUIRE = """
@@ -66,11 +70,14 @@ local function wait_for(log, count, cap)
   if w < 1 then w = 1 end
   return w
 end
-local lookup = ARGV[4] == 'lookup'
+local lookup = ARGV[4] == 'lookup' or ARGV[4] == 'background'
 if lookup then
   local most = tonumber(ARGV[5])
   if g >= most then return {0, now, wait_for(KEYS[2], g, most)} end
-  if n >= limit then
+  if ARGV[4] == 'background' then
+    local half = math.floor(limit / 2)
+    if n >= half then return {0, now, wait_for(KEYS[1], n, half)} end
+  elseif n >= limit then
     redis.call('SET', KEYS[3], '1', 'PX', math.ceil(window / 1000))
     return {0, now, wait_for(KEYS[1], n, limit)}
   end

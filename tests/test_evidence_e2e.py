@@ -38,7 +38,7 @@ def producer_for(stack: Stack) -> Producer:
 
 
 def number(prefix: str, i: int, suffix: str = "10") -> str:
-    return f"+91{prefix}{i:05d}{suffix}"
+    return f"+91{prefix}{i:03d}{suffix}"
 
 
 def posts_per_call(sim: Simulator) -> Counter[str]:

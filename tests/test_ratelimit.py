@@ -153,3 +153,13 @@ def wait_for_clock(r: redis.Redis, past_us: int) -> None:
         if int(sec) * 1_000_000 + int(usec) > past_us:
             return
     raise AssertionError("Redis's clock did not move")
+
+
+def test_background_lookups_only_use_a_quiet_window(r: redis.Redis) -> None:
+    limiter = SlidingWindowLimiter(r, 10, 30.0, lookup_max=8, lookup_reserve=2)
+    assert all(limiter.acquire("k", "dial").admitted for _ in range(4))
+    assert limiter.acquire("k", "background").admitted  # 4 < 10 / 2
+    d = limiter.acquire("k", "background")
+    assert not d.admitted and d.wait_s > 0  # half full: a dial may need it
+    assert not r.exists("k:starved")  # and the dials are not asked to make room
+    assert limiter.acquire("k", "lookup").admitted
