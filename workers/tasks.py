@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery.signals import beat_init
+
 from dialer import publisher as names
 from dialer.dialing import place_attempt
 from dialer.errors import DialerError
@@ -28,6 +30,13 @@ log = logging.getLogger("dialer.tasks")
 # sends no task events: Flower lists the calls, not thousands of pump rows. Their work
 # shows in the domain metrics (due-set depth and age, requests, ticks) at ``dialer web``'s
 # /metrics; their failures are logged.
+
+
+@beat_init.connect
+def _beat_sends_no_sent_events(sender: Any = None, **_: Any) -> None:
+    """Beat publishes only housekeeping: no ``task-sent`` events (Flower rows) for it."""
+    if sender is not None:
+        sender.app.conf.task_send_sent_event = False
 
 
 @app.task(name=names.PLACE_CALL)

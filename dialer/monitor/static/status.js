@@ -21,9 +21,12 @@ const cell = (v, figure) => `<td class="n"${figure ? ` data-figure="${esc(figure
 
 function chart(name, points, limit) {
   const w = 600, h = 140, pad = 24;
-  const now = Date.now(), t0 = now - HISTORY_MS;
+  // the x axis spans what this page has seen: one minute at least, ten at most
+  const now = Date.now();
+  const span = Math.min(HISTORY_MS, Math.max(60 * 1000, now - (points.length ? points[0].t : now)));
+  const t0 = now - span;
   const top = Math.max(limit, ...points.map((p) => p.dial + p.lookup), 1) * 1.1;
-  const x = (t) => pad + (w - pad) * (t - t0) / HISTORY_MS;
+  const x = (t) => pad + (w - pad) * (t - t0) / span;
   const y = (v) => h - v / top * (h - 10);
   const path = (f) => points.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(f(p)).toFixed(1)}`).join(" ");
   return `<svg viewBox="0 0 ${w} ${h + 14}" data-chart="${esc(name)}" data-points="${points.length}">
@@ -31,7 +34,7 @@ function chart(name, points, limit) {
     <text x="${pad + 2}" y="${y(limit) - 3}">limit ${limit}</text>
     <path class="dial" d="${path((p) => p.dial + p.lookup)}"></path>
     <path class="lookup" d="${path((p) => p.lookup)}"></path>
-    <text x="0" y="${h}">0</text><text x="${pad}" y="${h + 12}">−10 min</text>
+    <text x="0" y="${h}">0</text><text x="${pad}" y="${h + 12}">−${Math.round(span / 60000)} min</text>
     <text x="${w - 30}" y="${h + 12}">now</text></svg>`;
 }
 
