@@ -111,16 +111,17 @@ class Labeler:
 
 def place_call_repr(attempt_id: str, label: str) -> str:
     """What Flower shows as a ``dialer.place_call``'s kwargs (a Python literal)."""
-    return repr({"attempt_id": attempt_id, "call": label})
+    return repr({"call": label, "attempt_id": attempt_id})  # the label first: Flower cuts
 
 
 def reconcile_repr(attempt_id: str, label: str, update: Mapping[str, object]) -> str:
     """What Flower shows as a ``dialer.reconcile``'s kwargs: the call and what it says
     (statuses only; the rest of the update stays out of Flower)."""
-    shown: dict[str, object] = {"attempt_id": attempt_id, "call": label}
-    for name in ("source", "status", "leg1_status", "leg2_status"):
+    shown: dict[str, object] = {"call": label}
+    for name in ("status", "leg1_status", "leg2_status", "source"):
         if update.get(name):
             shown[name] = str(update[name])[:40]
+    shown["attempt_id"] = attempt_id
     return repr(shown)
 
 
