@@ -27,7 +27,7 @@ from exotel_sim import SimConfig, Simulator
 from tests.browser import DOCS, browser_page  # noqa: F401 (a fixture)
 from tests.e2e import all_final
 from tests.stack import API_TOKEN, CALLBACK_SECRET, Proc, wait_for
-from tests.test_monitor_e2e import AUTH, enqueue, mixed_requests
+from tests.test_monitor_e2e import enqueue, mixed_requests
 
 pytestmark = pytest.mark.slow
 DIALER = str(Path(sys.executable).with_name("dialer"))

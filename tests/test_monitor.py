@@ -177,3 +177,20 @@ def test_a_labeler_names_calls_from_their_records(r: redis.Redis) -> None:
     (made,) = store.create_calls([_new("+919812343210", "c9")])
     labels = Labeler(r, store.keys, 3).labels([made.attempt_id, "missing-1"])
     assert labels == {made.attempt_id: "main · c9 · +91 98xxxx3210 · 1/4"}
+
+
+def test_the_grafana_dashboard_uses_only_metrics_that_exist(tc: TestClient) -> None:
+    import json
+    from pathlib import Path
+
+    text = tc.get("/metrics", headers=AUTH).text
+    served = {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+    served |= {f"{f.name}" for f in text_string_to_metric_families(text)}
+    dash = json.loads((Path(__file__).parents[1] / "config" / "grafana-dialer.json")
+                      .read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\bdialer_[a-z0-9_]+", e)}
+    families = {f.name for f in text_string_to_metric_families(text)}
+    missing = {m for m in used if m not in served and not any(
+        m == f + suffix for f in families for suffix in ("_bucket", "_count", "_sum", "_total"))}
+    assert not missing, missing
