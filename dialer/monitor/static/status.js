@@ -20,7 +20,7 @@ function rows(table, head, body) {
 const cell = (v, figure) => `<td class="n"${figure ? ` data-figure="${esc(figure)}"` : ""}>${esc(v)}</td>`;
 
 function chart(name, points, limit) {
-  const w = 600, h = 140, pad = 24;
+  const w = 1200, h = 150, pad = 24;
   // the x axis spans what this page has seen: one minute at least, ten at most
   const now = Date.now();
   const span = Math.min(HISTORY_MS, Math.max(60 * 1000, now - (points.length ? points[0].t : now)));
