@@ -26,7 +26,8 @@ class Keys:
     def ratelimit(self, account: str) -> str:
         # zset: every Exotel request admitted (µs); the limiter derives from it
         # ":lookups" (zset, the GETs among them), ":starved" (a GET was denied, PX window)
-        # and ":cooldown" (Exotel answered 429, PX its wait)
+        # and ":cooldown" (Exotel answered 429, PX its wait); ":counts" (hash: dial, lookup,
+        # 429 → how many ever, for /metrics)
         return f"{self.prefix}:rl:{account}"
 
     def agent(self, account: str, number: str) -> str:
@@ -63,6 +64,14 @@ class Keys:
     @property
     def calls(self) -> str:
         return f"{self.prefix}:calls"  # zset: call id → created (ms), for listing
+
+    @property
+    def metrics(self) -> str:
+        return f"{self.prefix}:metrics"  # hash: counters folded from the events (monitor)
+
+    @property
+    def metrics_cursor(self) -> str:
+        return f"{self.prefix}:metrics:cursor"  # string: the last event folded into metrics
 
     @property
     def events(self) -> str:

@@ -6,8 +6,8 @@ language can send the same messages with any Celery client (see the README).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from celery import Celery
 from kombu import Exchange, Queue
@@ -39,20 +39,43 @@ def broker_app(broker_url: str) -> Celery:
     return app
 
 
-class CeleryPublisher:
-    """Publishes ``dialer.place_call`` / ``dialer.reconcile`` messages on their queues."""
+class Labels(Protocol):
+    """Names calls for people (see :class:`dialer.monitor.labels.Labeler`)."""
 
-    def __init__(self, app: Celery) -> None:
+    def labels(self, attempt_ids: Sequence[str]) -> Mapping[str, str]: ...
+
+
+class CeleryPublisher:
+    """Publishes ``dialer.place_call`` / ``dialer.reconcile`` messages on their queues.
+
+    With ``labels``, each message carries a display form of its kwargs (``kwargsrepr``:
+    account, campaign, masked customer, attempt n of N) for Flower; the task name and the
+    kwargs themselves never change.
+    """
+
+    def __init__(self, app: Celery, labels: Labels | None = None) -> None:
         self.app = app
+        self.labels = labels
+
+    def _labels(self, attempt_ids: Sequence[str]) -> Mapping[str, str]:
+        return self.labels.labels(attempt_ids) if self.labels is not None else {}
 
     def publish(self, attempt_ids: Sequence[str]) -> None:
         if not attempt_ids:
             return
+        from dialer.monitor.labels import place_call_repr
+
+        labels = self._labels(attempt_ids)
         with self.app.producer_or_acquire() as producer:
             for aid in attempt_ids:
+                shown = {"kwargsrepr": place_call_repr(aid, labels[aid])} if aid in labels else {}
                 self.app.send_task(PLACE_CALL, kwargs={"attempt_id": aid}, queue=CALLS_QUEUE,
-                                   producer=producer)
+                                   producer=producer, **shown)
 
     def reconcile(self, attempt_id: str, update: dict[str, Any]) -> None:
+        from dialer.monitor.labels import reconcile_repr
+
+        label = self._labels([attempt_id]).get(attempt_id)
+        shown = {"kwargsrepr": reconcile_repr(attempt_id, label, update)} if label else {}
         self.app.send_task(RECONCILE, kwargs={"attempt_id": attempt_id, "update": update},
-                           queue=RESULTS_QUEUE)
+                           queue=RESULTS_QUEUE, **shown)

@@ -44,7 +44,7 @@ from dialer.errors import RedisUnavailableError
 Kind = Literal["dial", "lookup", "background"]
 
 # KEYS[1] the log (member → admission µs), KEYS[2] the look-ups' log, KEYS[3] the starved
-# mark, KEYS[4] the cool-down mark
+# mark, KEYS[4] the cool-down mark, KEYS[5] the counts hash (dial | lookup → admitted ever)
 # ARGV[1] limit, ARGV[2] window µs, ARGV[3] a unique member,
 # ARGV[4] kind (dial|lookup|background),
 # ARGV[5] most look-ups per window, ARGV[6] slots dials leave to starved look-ups
@@ -95,6 +95,7 @@ if lookup then
   redis.call('ZADD', KEYS[2], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[2], math.ceil(window / 1000) + 1000)
 end
+redis.call('HINCRBY', KEYS[5], lookup and 'lookup' or 'dial', 1)
 return {1, now, 0}
 """
 
@@ -106,6 +107,12 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZADD', KEYS[2], 'XX', 'CH', now, ARGV[1])
 return redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1])
 """
+
+
+def counts_key(key: str) -> str:
+    """Hash beside the log: ``dial`` / ``lookup`` → slots admitted ever, ``429`` → Exotel's
+    429 answers (read by :mod:`dialer.monitor.collector`)."""
+    return f"{key}:counts"
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,7 @@ class SlidingWindowLimiter:
 
     @staticmethod
     def _keys(key: str) -> list[str]:
-        return [key, f"{key}:lookups", f"{key}:starved", f"{key}:cooldown"]
+        return [key, f"{key}:lookups", f"{key}:starved", f"{key}:cooldown", counts_key(key)]
 
     def acquire(self, key: str, kind: Kind = "dial") -> Decision:
         """Try to take a slot now. Raises ``RedisUnavailableError`` (fail closed)."""
@@ -173,7 +180,10 @@ class SlidingWindowLimiter:
     def cool_down(self, key: str, wait_s: float) -> None:
         """Exotel answered 429: admit nothing for ``key`` during ``wait_s`` (best effort)."""
         try:
-            self.client.set(self._keys(key)[3], "1", px=max(1, int(wait_s * 1000)))
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(self._keys(key)[3], "1", px=max(1, int(wait_s * 1000)))
+            pipe.hincrby(counts_key(key), "429", 1)  # for /metrics
+            pipe.execute()
         except (redis.RedisError, OSError):
             pass
 

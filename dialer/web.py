@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from dialer.errors import NotFoundError, ValidationError
 from dialer.http_auth import bearer_token_check
 from dialer.keys import Keys
+from dialer.monitor.router import install as install_monitoring
 from dialer.producer import CallRequest, Producer
 from dialer.publisher import CeleryPublisher
 from dialer.settings import Settings
@@ -50,6 +51,7 @@ def create_app(settings: Settings, client: redis.Redis, publisher: CeleryPublish
                   description="Enqueue Exotel calls, read their status, receive callbacks.")
     _callback_routes(app, settings.callback_secret.get_secret_value(), publisher)
     _api_routes(app, settings, client, publisher)
+    install_monitoring(app, settings, client, publisher)  # /metrics, /status, offline /docs
     try:
         from dialer.campaigns.api import campaign_router
     except ImportError:  # pragma: no cover - while being built

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from dialer import flower_cli
 from dialer.cli import main
 from dialer.embedded import EmbeddedRedis, free_port
-from dialer.publisher import PUMP_DUE, SCHEDULING_QUEUE, broker_app
+from dialer.publisher import CALLS_QUEUE, PLACE_CALL, broker_app
 from exotel_sim import SimConfig, Simulator
 from tests.e2e import all_final, store_for
 from tests.stack import API_TOKEN, CALLBACK_SECRET, ROOT, Proc, Stack, wait_for
@@ -34,6 +34,7 @@ FLOWER_USER, FLOWER_PASSWORD = "ops", "flower-test-basic-pw"
 SECRETS = [REDIS_PASSWORD, API_TOKEN, CALLBACK_SECRET, SIM_API_TOKEN, FLOWER_PASSWORD]
 CONFIG = ROOT / "config" / "flowerconfig.py"
 DIALER = str(Path(sys.executable).with_name("dialer"))
+PROBE = "flower-probe-1"
 
 
 # --- the command and the config file, without a server -------------------------------
@@ -201,15 +202,17 @@ def _tasks(flower_url: str, name: str) -> list[dict[str, Any]]:
 
 
 def _flower_sees_events(flower_url: str, redis_url: str) -> None:
-    """Send harmless ``dialer.pump_due`` messages until Flower lists one: its event
-    receiver is connected, so nothing sent later can be missed."""
+    """Send harmless ``dialer.place_call`` messages (for an attempt that does not exist)
+    until Flower lists one: its event receiver is connected, so nothing sent later can be
+    missed. (Beat's housekeeping tasks send no events at all.)"""
     app = broker_app(redis_url)
     deadline = time.monotonic() + 30
 
     def seen() -> bool:
-        app.send_task(PUMP_DUE, queue=SCHEDULING_QUEUE)
+        app.send_task(PLACE_CALL, kwargs={"attempt_id": PROBE}, queue=CALLS_QUEUE)
         try:
-            return bool(wait_for(lambda: _tasks(flower_url, PUMP_DUE), 1.0,
+            return bool(wait_for(lambda: [t for t in _tasks(flower_url, PLACE_CALL)
+                                          if t["kwargs"].get("attempt_id") == PROBE], 1.0,
                                  "Flower to list the task", interval_s=0.1))
         except AssertionError:
             return False
@@ -248,13 +251,17 @@ def test_flower_shows_our_tasks_and_no_secret(run: tuple[Stack, str],
                       "every place_call to succeed in Flower")
     reconciled = wait_for(lambda: _succeeded(flower_url, "dialer.reconcile", attempts), 30,
                           "every reconcile to succeed in Flower")
-    for task in placed:
-        assert set(task["kwargs"]) == {"attempt_id"}
+    placed = [t for t in placed if t["kwargs"]["attempt_id"] != PROBE]
+    for task in placed:  # what Flower shows: the call named for a person, masked
+        assert set(task["kwargs"]) == {"attempt_id", "call"}
+        assert task["kwargs"]["call"].startswith("main · - · +91 98xxxx"), task["kwargs"]
         assert task["result"] == "'placed'"
         assert task["worker"].startswith("w1@")
-    for task in reconciled:
-        assert set(task["kwargs"]) == {"attempt_id", "update"}
-        assert task["kwargs"]["update"]["status"] == "completed"
+    for task in reconciled:  # the statuses only; the result is the call's outcome
+        assert {"attempt_id", "call", "status", "source"} <= set(task["kwargs"])
+        assert "update" not in task["kwargs"]  # nor its recording URL
+        assert task["kwargs"]["status"] == "completed"
+        assert task["result"] == "'completed · final'"
 
     def inspected() -> tuple[str, dict[str, Any]] | None:
         workers = _get(f"{flower_url}/api/workers", refresh="1").json()

@@ -13,7 +13,7 @@ from workers.app import app
 log = logging.getLogger("dialer.tasks")
 
 
-@app.task(name=names.CAMPAIGN_TICK)
+@app.task(name=names.CAMPAIGN_TICK, send_events=False)  # housekeeping: see tasks.py
 def campaign_tick() -> dict[str, Any]:
     ctx = context.get(app)
     report = tick(ctx.store, ctx.settings)

@@ -16,6 +16,7 @@ from dialer.campaigns.gate import make_gate
 from dialer.dialing import DialContext
 from dialer.exotel.client import ExotelClient
 from dialer.keys import Keys
+from dialer.monitor.labels import Labeler
 from dialer.publisher import CeleryPublisher
 from dialer.ratelimit import SlidingWindowLimiter
 from dialer.settings import Settings
@@ -58,7 +59,8 @@ def build(app: Celery) -> WorkerContext:
     }
     dial = DialContext(settings, store, limiter, dict(clients), random.Random(),
                        gate=make_gate(store, settings), on_dnd=make_dnd_hook(store, settings))
-    return WorkerContext(settings, client, store, dial, CeleryPublisher(app))
+    labels = Labeler(client, store.keys, settings.max_retries)  # Flower's view of each call
+    return WorkerContext(settings, client, store, dial, CeleryPublisher(app, labels))
 
 
 def get(app: Celery) -> WorkerContext:

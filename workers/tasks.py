@@ -11,10 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery.signals import beat_init
+
 from dialer import publisher as names
 from dialer.dialing import place_attempt
 from dialer.errors import DialerError
 from dialer.models import CallUpdate
+from dialer.monitor.labels import reconcile_result
 from dialer.polling import poll_due
 from dialer.producer import Producer
 from dialer.reconcile import reconcile as reconcile_update
@@ -22,6 +25,18 @@ from workers import context
 from workers.app import app
 
 log = logging.getLogger("dialer.tasks")
+
+# Beat's housekeeping (pump, sweep, poll; the campaign tick) runs every second or so and
+# sends no task events: Flower lists the calls, not thousands of pump rows. Their work
+# shows in the domain metrics (due-set depth and age, requests, ticks) at ``dialer web``'s
+# /metrics; their failures are logged.
+
+
+@beat_init.connect
+def _beat_sends_no_sent_events(sender: Any = None, **_: Any) -> None:
+    """Beat publishes only housekeeping: no ``task-sent`` events (Flower rows) for it."""
+    if sender is not None:
+        sender.app.conf.task_send_sent_event = False
 
 
 @app.task(name=names.PLACE_CALL)
@@ -48,11 +63,12 @@ def reconcile(attempt_id: str, update: dict[str, Any]) -> str:
     except ValueError as exc:
         log.error("reconcile for %s: malformed update dropped: %s", attempt_id, exc)
         return "malformed"
-    applied = reconcile_update(ctx.store, ctx.settings, attempt_id, parsed)
-    return applied.state
+    a = reconcile_update(ctx.store, ctx.settings, attempt_id, parsed)
+    return reconcile_result(a.state, a.changed, a.became_terminal, a.retried,
+                            a.awaiting_evidence)
 
 
-@app.task(name=names.PUMP_DUE)
+@app.task(name=names.PUMP_DUE, send_events=False)
 def pump_due() -> int:
     """Move due attempts onto the calls queue, keeping the queue short."""
     ctx = context.get(app)
@@ -64,14 +80,14 @@ def pump_due() -> int:
     return len(ids)
 
 
-@app.task(name=names.SWEEP)
+@app.task(name=names.SWEEP, send_events=False)
 def sweep() -> dict[str, int]:
     ctx = context.get(app)
     s = ctx.settings
     return ctx.store.sweep(int(s.dialing_timeout_s * 1000), int(s.pending_redeliver_s * 1000))
 
 
-@app.task(name=names.POLL_CALLS)
+@app.task(name=names.POLL_CALLS, send_events=False)
 def poll_calls() -> dict[str, int]:
     ctx = context.get(app)
     report = poll_due(ctx.store, ctx.settings, ctx.dial.clients, ctx.dial.limiter)  # type: ignore[arg-type]
