@@ -10,19 +10,15 @@ events).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ACCOUNT, client, private_redis, report, settings_for
+from bench.common import client, private_redis, report, settings_for
+from bench.harness import Fleet, dialer_env
 from dialer.producer import parse_request, validate
 from dialer.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 5000
 
 
@@ -51,20 +47,12 @@ def measure(count: int, settle_s: float) -> dict[str, float]:
         for start in range(0, count, CHUNK):  # due in an hour: they wait in the due set
             store.create_calls([new] * min(CHUNK, count - start), delay_ms=3_600_000)
         used = int(r.info("memory")["used_memory"]) - empty
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
-        env.update(DIALER_REDIS_URL=url, DIALER_ACCOUNTS=json.dumps([ACCOUNT]),
-                   DIALER_PUMP_INTERVAL_S="0.2")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-P", "threads",
-             "-c", "8", "-Q", "calls,results,scheduling", "-B", "-s",
-             str(Path(tmp) / "beat-schedule"), "-l", "WARNING"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
+        env = dialer_env(url, "http://127.0.0.1:9", fast=False, pump_interval_s=0.2)
+        with Fleet(env, Path(tmp)) as fleet:
+            worker = fleet.worker("w1", concurrency=8)
+            fleet.beat()
             time.sleep(settle_s)  # a benchmark, not a test: let the pump run many times
-            rss = rss_kib(worker.pid)
-        finally:
-            worker.terminate()
-            worker.wait(30)
+            rss = rss_kib(worker.proc.pid)
         return {"worker_rss_mib": rss / 1024,
                 "redis_bytes_per_waiting_call": used / count}
 

@@ -17,18 +17,7 @@ def call_posts(sim: Simulator) -> list[dict[str, Any]]:
 
 attempt_of = inspect.attempt_of
 max_in_window = inspect.max_in_window
-
-
-def windows_over(times: Sequence[float], window_s: float, limit: int) -> int:
-    """How many events were the (limit+1)-th or later within a window: 0 when it held."""
-    ordered = sorted(times)
-    over, j = 0, 0
-    for i, t in enumerate(ordered):
-        while ordered[j] <= t - window_s:
-            j += 1
-        if i - j + 1 > limit:
-            over += 1
-    return over
+windows_over = inspect.windows_over
 
 
 def utilisation(times: Sequence[float], window_s: float, limit: int, windows: int) -> float:

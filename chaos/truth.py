@@ -9,7 +9,8 @@
   should have found them; must be 0 (the rest are calls Exotel never created).
 * ``agents_held`` — agents still held at the end by an attempt that is final or whose
   call Exotel ended: must be 0 (an agent is freed as soon as its call is known ended).
-* ``over_limit`` — POSTs that were the (limit+1)-th or later in a window by arrival; 0.
+* ``over_limit`` — Voice API requests (POSTs and GETs: Exotel counts both) that were the
+  (limit+1)-th or later in a window by arrival; must be 0.
 * ``retries_on_429`` — attempts after the first whose previous attempt did not end with
   a first-leg failure at Exotel (no call, or leg 1 answered/busy): a retry spent on
   something else (a 429, a 5xx…); must be 0.
@@ -25,9 +26,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench.measure import attempt_of, call_posts, max_in_window, windows_over
 from dialer.store import Store, make_attempt_id
 from exotel_sim import Simulator
+from exotel_sim.inspect import call_posts, counted_requests, max_in_window, windows_over
 
 FINAL = {"completed", "busy", "no-answer", "failed", "rejected", "cancelled"}
 RETRYABLE_LEG1 = {"no-answer", "failed"}  # DIALER_RETRY_ON_BUSY is off
@@ -96,16 +97,17 @@ def _retry_figures(call_id: str, row: dict[str, str], truth: dict[str, dict[str,
 
 def measure(store: Store, sim: Simulator, call_ids: list[str], limit: int, window_s: float,
             max_retries: int) -> Figures:
-    posts = call_posts(sim)
+    requests = sim.requests()
+    posts = call_posts(requests)
     sim_calls = sim.calls()
     per_attempt = Counter(str(c.get("custom_field") or "").split("|", 1)[0] for c in sim_calls)
     truth = {str(c.get("custom_field") or "").split("|", 1)[0]: c for c in sim_calls}
-    times = [float(p["arrival_time"]) for p in posts if attempt_of(p)]
+    times = [float(r["arrival_time"]) for r in counted_requests(requests)]
     fig = Figures(calls=len(call_ids), posts=len(posts), exotel_calls=len(sim_calls),
                   posted_twice=sum(1 for n in per_attempt.values() if n > 1),
                   over_limit=windows_over(times, window_s, limit),
                   max_in_window=max_in_window(times, window_s),
-                  http_429=sum(1 for p in posts if p.get("status_code") == 429))
+                  http_429=sum(1 for r in requests if r.get("status_code") == 429))
     visible = _visible(store)
     for cid, row in zip(call_ids, _call_rows(store, call_ids), strict=True):
         state = row.get("state", "")

@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from bench.harness import Fleet, dialer_env
+from dialer.devstack import DevStack, stack_env
 from dialer.embedded import EmbeddedRedis, free_port
 from dialer.keys import Keys
 from dialer.processes import Child
@@ -50,7 +50,7 @@ DIALER_DEFAULTS: dict[str, Any] = {
 class World:
     redis_server: EmbeddedRedis
     sim: Simulator
-    fleet: Fleet
+    fleet: DevStack
     settings: Settings
     web_port: int
     workers: list[Child] = field(default_factory=list)
@@ -99,9 +99,9 @@ def world(workers: int = 2, sim: dict[str, Any] | None = None, seed: int = 1,
         simulator.start()
         stack.callback(simulator.stop)
         port = free_port()
-        env = dialer_env(server.url, simulator.url, f"http://127.0.0.1:{port}",
+        env = stack_env(server.url, simulator.url, f"http://127.0.0.1:{port}",
                          **{**DIALER_DEFAULTS, **settings})
-        fleet = stack.enter_context(Fleet(env, tmp))
+        fleet = stack.enter_context(DevStack(env, tmp))
         w = World(server, simulator, fleet, settings_from_env(env), port)
         fleet.web(port)
         for _ in range(workers):

@@ -8,7 +8,6 @@ that does not answer, :func:`check_redis` fails fast — there is no silent fall
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -22,10 +21,10 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 
 from dialer.errors import DialerError, RedisUnavailableError
+from dialer.processes import die_with_parent
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
-_PR_SET_PDEATHSIG = 1
 
 
 def redis_server_binary() -> Path:
@@ -77,13 +76,6 @@ def check_redis(url: str, timeout_s: float = 3.0) -> None:
         client.close()
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask Linux to SIGTERM the child when the process that started it dies."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 class EmbeddedRedis:
     """A redis-server child process on loopback with AOF persistence.
 
@@ -127,7 +119,7 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         self.port = port
         deadline = time.monotonic() + START_TIMEOUT_S

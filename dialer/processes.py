@@ -1,11 +1,15 @@
 """Child processes started by their own handle (the demo and the tests use this).
 
 Each child runs in its own session so that stopping it stops its children too
-(SIGTERM to the process group, then SIGKILL); its combined output is kept in memory.
+(SIGTERM to the process group, then SIGKILL); its combined output is kept in memory. Linux
+SIGTERMs it when the process that started it dies (``PR_SET_PDEATHSIG``), so an owner
+killed with SIGKILL leaves no child behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -14,6 +18,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to SIGTERM this (child) process when the process that started it dies."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
@@ -39,6 +52,7 @@ class Child:
         self.proc = subprocess.Popen(
             args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -43,3 +43,15 @@ def max_in_window(times: Sequence[float], window_s: float) -> int:
             j += 1
         best = max(best, i - j + 1)
     return best
+
+
+def windows_over(times: Sequence[float], window_s: float, limit: int) -> int:
+    """How many events were the (limit+1)-th or later within a window: 0 when it held."""
+    ordered = sorted(times)
+    over, j = 0, 0
+    for i, t in enumerate(ordered):
+        while ordered[j] <= t - window_s:
+            j += 1
+        if i - j + 1 > limit:
+            over += 1
+    return over

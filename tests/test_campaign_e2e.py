@@ -3,7 +3,6 @@ receiving the simulator's callbacks over HTTP."""
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,7 +16,7 @@ from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.report import contact_rows, summary
 from exotel_sim import SimConfig, Simulator
 from tests.e2e import call_posts, max_in_window, posts_per_attempt
-from tests.stack import ROOT, Proc, Stack, wait_for
+from tests.stack import Proc, Stack, wait_for
 from tests.test_campaign_helpers import csv_of, number, settings_of_env, spec
 
 pytestmark = pytest.mark.slow
@@ -143,12 +142,7 @@ def test_the_window_opens_for_each_zone_on_its_own(stacks: Any, sim: Simulator) 
 
 
 def start_second_beat(stack: Stack, tmp_path: Path) -> Proc:
-    args = [sys.executable, "-m", "celery", "-A", "workers.app", "beat", "-l", "INFO",
-            "-s", str(tmp_path / "beat2-schedule")]
-    p = Proc("beat2", args, stack.env, ROOT)
-    stack.procs.append(p)
-    p.wait_output("beat: Starting", 60)
-    return p
+    return stack.start_beat("beat2")
 
 
 def test_pause_resume_cancel_mid_run_with_two_beats(stacks: Any, sim: Simulator,
