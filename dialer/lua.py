@@ -6,13 +6,30 @@ Each script names its KEYS and ARGV. Every state change appends an event to the 
 
 from __future__ import annotations
 
-# Shared prelude: the clock and the event helper.
+# Shared prelude: the clock and the event helpers. Every event names its call for the
+# services that consume the stream: account, campaign, the caller's custom_field and
+# idempotency key (read from the call hash ``ckey``), and the attempt number; a ``final``
+# event adds the call's status, attempts, duration and price.
 _PRELUDE = """
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function event(stream, maxlen, kind, call_id, attempt_id, state, detail)
-  redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'type', kind, 'call_id', call_id,
-    'attempt_id', attempt_id, 'state', state, 'detail', detail or '', 'at_ms', now_ms)
+local function event(stream, maxlen, kind, ckey, call_id, attempt_id, state, detail, extra)
+  local c = redis.call('HMGET', ckey, 'account', 'campaign_id', 'custom_field', 'idem_key')
+  local n = string.match(attempt_id or '', '%-(%d+)$') or ''
+  local args = {'XADD', stream, 'MAXLEN', '~', maxlen, '*', 'type', kind,
+    'call_id', call_id, 'attempt_id', attempt_id, 'attempt', n, 'state', state,
+    'detail', detail or '', 'account', c[1] or '', 'campaign_id', c[2] or '',
+    'custom_field', c[3] or '', 'idempotency_key', c[4] or '', 'at_ms', now_ms}
+  if extra then
+    for i = 1, #extra do args[#args + 1] = extra[i] end
+  end
+  redis.call(unpack(args))
+end
+local function final(stream, maxlen, ckey, akey, call_id, attempt_id, status)
+  local a = redis.call('HMGET', akey, 'duration_s', 'price')
+  local attempts = redis.call('HGET', ckey, 'attempts') or '1'
+  event(stream, maxlen, 'final', ckey, call_id, attempt_id, status, status,
+    {'status', status, 'attempts', attempts, 'duration_s', a[1] or '', 'price', a[2] or ''})
 end
 local TERMINAL = {completed=true, busy=true, ['no-answer']=true, failed=true,
   rejected=true, cancelled=true, absent=true}
@@ -46,7 +63,7 @@ else
   redis.call('ZADD', KEYS[7], now_ms, ARGV[2])
 end
 redis.call('ZADD', KEYS[5], now_ms, ARGV[1])
-event(KEYS[6], ARGV[9], 'created', ARGV[1], ARGV[2], 'queued', ARGV[3])
+event(KEYS[6], ARGV[9], 'created', KEYS[2], ARGV[1], ARGV[2], 'queued', ARGV[3])
 return {ARGV[1], 1}
 """
 
@@ -76,7 +93,7 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZADD', KEYS[3], now_ms, ARGV[1])
 redis.call('HSET', KEYS[5], 'state', 'dialing')
 local call_id = redis.call('HGET', KEYS[1], 'call_id')
-event(KEYS[6], ARGV[3], 'claimed', call_id, ARGV[1], 'dialing', '')
+event(KEYS[6], ARGV[3], 'claimed', KEYS[5], call_id, ARGV[1], 'dialing', '')
 return {1, 'dialing'}
 """
 
@@ -106,7 +123,7 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], now_ms + tonumber(ARGV[3]), ARGV[1])
 redis.call('HSET', KEYS[4], 'state', 'queued')
 local call_id = redis.call('HGET', KEYS[1], 'call_id')
-event(KEYS[5], ARGV[5], 'waiting', call_id, ARGV[1], 'pending', ARGV[4])
+event(KEYS[5], ARGV[5], 'waiting', KEYS[4], call_id, ARGV[1], 'pending', ARGV[4])
 return 1
 """
 
@@ -137,7 +154,8 @@ if TERMINAL[new] then
   redis.call('HSET', KEYS[4], 'final_status', new, 'ended_at', now_ms)
 end
 local call_id = redis.call('HGET', KEYS[1], 'call_id')
-event(KEYS[6], ARGV[7], new, call_id, ARGV[1], new, ARGV[6])
+event(KEYS[6], ARGV[7], new, KEYS[4], call_id, ARGV[1], new, ARGV[6])
+if TERMINAL[new] then final(KEYS[6], ARGV[7], KEYS[4], KEYS[1], call_id, ARGV[1], new) end
 return {1, new}
 """
 
@@ -151,10 +169,11 @@ local function schedule_retry(ckey, next_key, due, events, maxlen, call_id, next
   redis.call('ZADD', due, now_ms + delay, next_id)
   redis.call('HSET', ckey, 'state', 'retry-wait', 'attempts', next_n,
     'current_attempt', next_id)
-  event(events, maxlen, 'retry-scheduled', call_id, next_id, 'pending', reason)
+  event(events, maxlen, 'retry-scheduled', ckey, call_id, next_id, 'pending', reason)
 end
-local function finish_call(ckey, state)
+local function finish_call(events, maxlen, ckey, akey, call_id, attempt_id, state)
   redis.call('HSET', ckey, 'state', state, 'final_status', state, 'ended_at', now_ms)
+  final(events, maxlen, ckey, akey, call_id, attempt_id, state)
 end
 """
 
@@ -208,11 +227,13 @@ if new == '' then
       redis.call('ZREM', KEYS[5], ARGV[1])
       redis.call('ZADD', KEYS[3], now_ms + tonumber(ARGV[9]), ARGV[1])
       redis.call('HSET', KEYS[2], 'state', 'in-progress')
-      event(KEYS[8], ARGV[7], 'placed', call_id, ARGV[1], 'placed', ARGV[8])
+      event(KEYS[8], ARGV[7], 'placed', KEYS[2], call_id, ARGV[1], 'placed', ARGV[8])
       return {1, 'placed', 0, 0, ''}
     end
   end
-  if changed == 1 then event(KEYS[8], ARGV[7], 'updated', call_id, ARGV[1], st, ARGV[8]) end
+  if changed == 1 then
+    event(KEYS[8], ARGV[7], 'updated', KEYS[2], call_id, ARGV[1], st, ARGV[8])
+  end
   return {changed, st, 0, 0, ''}
 end
 local how = ARGV[10]
@@ -223,11 +244,11 @@ redis.call('HSET', KEYS[1], 'state', new, 'terminal_at', now_ms, 'decision', dec
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
-event(KEYS[8], ARGV[7], new, call_id, ARGV[1], new, ARGV[8])
+event(KEYS[8], ARGV[7], new, KEYS[2], call_id, ARGV[1], new, ARGV[8])
 if how == 'evidence' then
   redis.call('ZADD', KEYS[10], now_ms + tonumber(ARGV[11]), ARGV[1])
   redis.call('HSET', KEYS[2], 'state', 'awaiting-evidence')
-  event(KEYS[8], ARGV[7], 'awaiting-evidence', call_id, ARGV[1], new, ARGV[8])
+  event(KEYS[8], ARGV[7], 'awaiting-evidence', KEYS[2], call_id, ARGV[1], new, ARGV[8])
   return {1, new, 1, 0, decision}
 end
 if KEYS[7] ~= '' then
@@ -235,7 +256,7 @@ if KEYS[7] ~= '' then
     tonumber(ARGV[4]), ARGV[8], redis.call('HGET', KEYS[1], 'account'))
   return {1, new, 1, 1, decision}
 end
-finish_call(KEYS[2], new)
+finish_call(KEYS[8], ARGV[7], KEYS[2], KEYS[1], call_id, ARGV[1], new)
 return {1, new, 1, 0, decision}
 """
 
@@ -255,13 +276,13 @@ local decision = 'final'
 if retry then decision = 'retry' end
 redis.call('HSET', KEYS[1], 'decision', decision, 'decision_reason', ARGV[6],
   'decided_at', now_ms)
-event(KEYS[5], ARGV[5], 'decided', call_id, ARGV[1], st, ARGV[6])
+event(KEYS[5], ARGV[5], 'decided', KEYS[2], call_id, ARGV[1], st, ARGV[6])
 if retry then
   schedule_retry(KEYS[2], KEYS[4], KEYS[3], KEYS[5], ARGV[5], call_id, ARGV[3], ARGV[4],
     tonumber(ARGV[2]), ARGV[6], redis.call('HGET', KEYS[1], 'account'))
   return {1, 1}
 end
-finish_call(KEYS[2], st)
+finish_call(KEYS[5], ARGV[5], KEYS[2], KEYS[1], call_id, ARGV[1], st)
 return {1, 0}
 """
 
@@ -285,13 +306,15 @@ for _, id in ipairs(ids) do
         'detail', 'worker lost after posting')
       redis.call('ZADD', KEYS[3], now_ms, id)
       redis.call('HSET', ckey, 'state', 'unknown')
-      event(KEYS[4], ARGV[3], 'unknown', call_id, id, 'unknown', 'worker lost after posting')
+      event(KEYS[4], ARGV[3], 'unknown', ckey, call_id, id, 'unknown',
+        'worker lost after posting')
       unknown = unknown + 1
     else
       redis.call('HSET', akey, 'state', 'pending', 'claim', '', 'posting', '0')
       redis.call('ZADD', KEYS[2], now_ms, id)
       redis.call('HSET', ckey, 'state', 'queued')
-      event(KEYS[4], ARGV[3], 'waiting', call_id, id, 'pending', 'worker lost before posting')
+      event(KEYS[4], ARGV[3], 'waiting', ckey, call_id, id, 'pending',
+        'worker lost before posting')
       reset = reset + 1
     end
   end
@@ -350,20 +373,34 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HSET', KEYS[4], 'state', 'cancelled', 'final_status', 'cancelled',
   'ended_at', now_ms)
 local call_id = redis.call('HGET', KEYS[1], 'call_id')
-event(KEYS[5], ARGV[3], 'cancelled', call_id, ARGV[1], 'cancelled', ARGV[2])
+event(KEYS[5], ARGV[3], 'cancelled', KEYS[4], call_id, ARGV[1], 'cancelled', ARGV[2])
+final(KEYS[5], ARGV[3], KEYS[4], KEYS[1], call_id, ARGV[1], 'cancelled')
 return 1
 """
 
 # An unknown attempt that Exotel still does not list at the horizon: its call was never
 # created. unknown → absent, with the retry decision pending (DECIDE takes it).
-# KEYS[1] attempt, KEYS[2] unknown, KEYS[3] events; ARGV[1] attempt id, ARGV[2] reason,
-# ARGV[3] events maxlen. Returns 1 when marked.
+# KEYS[1] attempt, KEYS[2] unknown, KEYS[3] events, KEYS[4] call; ARGV[1] attempt id,
+# ARGV[2] reason, ARGV[3] events maxlen. Returns 1 when marked.
 MARK_ABSENT = _PRELUDE + """
 if redis.call('HGET', KEYS[1], 'state') ~= 'unknown' then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'absent', 'terminal_at', now_ms, 'decision', 'pending',
   'detail', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
-event(KEYS[3], ARGV[3], 'absent', redis.call('HGET', KEYS[1], 'call_id'), ARGV[1], 'absent',
-  ARGV[2])
+event(KEYS[3], ARGV[3], 'absent', KEYS[4], redis.call('HGET', KEYS[1], 'call_id'), ARGV[1],
+  'absent', ARGV[2])
+return 1
+"""
+
+# Stop looking up an unknown attempt: it stays 'unknown', reported (unresolved set), and
+# the call's end is announced with status 'unknown'.
+# KEYS[1] attempt, KEYS[2] unknown, KEYS[3] unresolved, KEYS[4] events, KEYS[5] call
+# ARGV[1] attempt id, ARGV[2] reason, ARGV[3] events maxlen. Returns 1 when given up.
+GIVE_UP_UNKNOWN = _PRELUDE + """
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('ZADD', KEYS[3], 'NX', now_ms, ARGV[1]) == 0 then return 0 end
+local call_id = redis.call('HGET', KEYS[1], 'call_id') or ''
+event(KEYS[4], ARGV[3], 'unresolved', KEYS[5], call_id, ARGV[1], 'unknown', ARGV[2])
+final(KEYS[4], ARGV[3], KEYS[5], KEYS[1], call_id, ARGV[1], 'unknown')
 return 1
 """

@@ -96,6 +96,7 @@ class Store:
         self._take_expired = client.register_script(lua.TAKE_EXPIRED)
         self._cancel_pending = client.register_script(lua.CANCEL_PENDING)
         self._mark_absent = client.register_script(lua.MARK_ABSENT)
+        self._give_up = client.register_script(lua.GIVE_UP_UNKNOWN)
 
     # --- creation ------------------------------------------------------------------
     def create_calls(self, calls: Sequence[NewCall], *, delay_ms: int = -1) -> list[Created]:
@@ -311,14 +312,27 @@ class Store:
     def give_up_unknown(self, attempt_id: str, reason: str) -> None:
         """Stop looking up an unknown attempt: it stays ``unknown`` and is reported."""
         k = self.keys
-        now = self.now_ms()
-        pipe = self.r.pipeline(transaction=True)
-        pipe.zrem(k.unknown, attempt_id)
-        pipe.zadd(k.unresolved, {attempt_id: now})
-        pipe.xadd(k.events, {"type": "unresolved", "call_id": call_id_of(attempt_id),
-                             "attempt_id": attempt_id, "state": "unknown", "detail": reason,
-                             "at_ms": now}, maxlen=EVENTS_MAXLEN, approximate=True)
-        pipe.execute()
+        self._give_up(keys=[k.attempt(attempt_id), k.unknown, k.unresolved, k.events,
+                            k.call(call_id_of(attempt_id))],
+                      args=[attempt_id, reason[:200], EVENTS_MAXLEN])
+
+    def refused(self, request: object, reason: str) -> None:
+        """A request sent by another service failed validation: nothing was written but a
+        ``refused`` event carrying its idempotency key, account and custom_field."""
+        req = request if isinstance(request, dict) else {}
+
+        def text(value: object, cap: int) -> str:
+            if not isinstance(value, str | int):
+                return ""
+            return str(value)[:cap].encode("utf-8", "replace").decode("utf-8")
+
+        self.r.xadd(self.keys.events, {
+            "type": "refused", "call_id": "", "attempt_id": "", "attempt": "",
+            "state": "refused", "detail": text(reason, 500),
+            "account": text(req.get("account"), 64), "campaign_id": "",
+            "custom_field": text(req.get("custom_field"), 128),
+            "idempotency_key": text(req.get("idempotency_key"), 200), "at_ms": self.now_ms(),
+        }, maxlen=EVENTS_MAXLEN, approximate=True)
 
     def unresolved(self) -> list[tuple[str, int]]:
         """Unknown attempts given up on, oldest first: (attempt id, when, ms)."""
@@ -352,7 +366,8 @@ class Store:
     def mark_absent(self, attempt_id: str, reason: str) -> bool:
         """unknown → absent (never created by Exotel); the retry decision is pending."""
         k = self.keys
-        return bool(int(self._mark_absent(keys=[k.attempt(attempt_id), k.unknown, k.events],
+        return bool(int(self._mark_absent(keys=[k.attempt(attempt_id), k.unknown, k.events,
+                                                k.call(call_id_of(attempt_id))],
                                           args=[attempt_id, reason[:200], EVENTS_MAXLEN])))
 
     # --- sweeping ------------------------------------------------------------------

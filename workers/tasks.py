@@ -52,6 +52,8 @@ def enqueue_call(request: dict[str, Any]) -> str:
         return Producer(ctx.redis, ctx.settings, ctx.publisher).enqueue(request)
     except DialerError as exc:
         log.error("enqueue_call refused: %s", exc)
+        # the producer learns it from the stream: a 'refused' event with its idempotency key
+        ctx.store.refused(request, str(exc))
         return f"refused: {exc}"
 
 
