@@ -216,13 +216,21 @@ def status_cmd(ctx: click.Context, call_id: str, as_json: bool) -> None:
     console = Console()
     console.print(f"call [bold]{view['id']}[/] account {view['account']} mode {view['mode']}: "
                   f"[bold]{view['state']}[/]")
+    console.print(f"from {view['from_number'] or '-'} to {view['to_number'] or '-'}"
+                  + (f" · campaign {view['campaign_id']}" if view["campaign_id"] else ""))
+    facts = [f"{name} {view[key]}" for name, key in (
+        ("duration", "duration_s"), ("price", "price"), ("recording", "recording_url"))
+        if view[key] is not None]
+    if facts:
+        console.print(" · ".join(facts))
+    if view["waiting_for"]:
+        console.print(f"waiting for: {view['waiting_for']}")
     table = Table("#", "state", "call sid", "leg 1", "leg 2", "claimed", "ended", "detail",
                   "retry decision")
     for a in view["attempts"]:
-        table.add_row(a.get("n", ""), a.get("state", ""), a.get("call_sid", ""),
-                      a.get("leg1_status", ""), a.get("leg2_status", ""),
-                      a.get("claimed_at", ""), a.get("terminal_at", ""), a.get("detail", ""),
-                      a.get("decision_reason", ""))
+        table.add_row(*(str(a.get(k) or "") for k in (
+            "n", "state", "call_sid", "leg1_status", "leg2_status", "claimed_at",
+            "terminal_at", "detail", "decision_reason")))
     console.print(table)
 
 
