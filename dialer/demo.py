@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
-import redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -32,6 +31,7 @@ from dialer.keys import Keys
 from dialer.processes import Child, wait_for
 from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
+from dialer.redis_conn import client_for
 from dialer.settings import settings_from_env
 from dialer.status import call_view
 from dialer.store import Store
@@ -213,8 +213,8 @@ def run_demo(workdir: Path, console: Console, timeout_s: float = 150.0) -> dict[
             _start_children(env, web_port, workdir, children)
             console.print("[green]✓[/] web app, worker and beat running")
             settings = settings_from_env(env)
-            client = redis.Redis.from_url(server.url, decode_responses=True)
-            producer = Producer(client, settings, CeleryPublisher(broker_app(server.url)))
+            client = client_for(settings)
+            producer = Producer(client, settings, CeleryPublisher(broker_app(settings)))
             store = Store(client, Keys(settings.key_prefix))
             life = Lifecycle.connect(client, settings)
             cid = life.create({

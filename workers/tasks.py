@@ -20,6 +20,7 @@ from dialer.producer import Producer
 from dialer.reconcile import reconcile as reconcile_update
 from workers import context
 from workers.app import app
+from workers.periodic import exclusive
 
 log = logging.getLogger("dialer.tasks")
 
@@ -53,6 +54,7 @@ def reconcile(attempt_id: str, update: dict[str, Any]) -> str:
 
 
 @app.task(name=names.PUMP_DUE)
+@exclusive(names.PUMP_DUE)
 def pump_due() -> int:
     """Move due attempts onto the calls queue, keeping the queue short."""
     ctx = context.get(app)
@@ -65,6 +67,7 @@ def pump_due() -> int:
 
 
 @app.task(name=names.SWEEP)
+@exclusive(names.SWEEP)
 def sweep() -> dict[str, int]:
     ctx = context.get(app)
     s = ctx.settings
@@ -72,6 +75,7 @@ def sweep() -> dict[str, int]:
 
 
 @app.task(name=names.POLL_CALLS)
+@exclusive(names.POLL_CALLS)
 def poll_calls() -> dict[str, int]:
     ctx = context.get(app)
     report = poll_due(ctx.store, ctx.settings, ctx.dial.clients, ctx.dial.limiter)  # type: ignore[arg-type]
