@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import redis
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -182,7 +182,7 @@ def check(settings: Settings, url: str | None = None, timeout_s: float | None = 
         return
     master = settings.redis_sentinel_master
     client = sentinel_for(settings, url, socket_connect_timeout=timeout,
-                          socket_timeout=timeout).master_for(master, retry=None)
+                          socket_timeout=timeout).master_for(master, retry=Retry(NoBackoff(), 0))
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
