@@ -182,8 +182,8 @@ def test_a_job_never_runs_twice_at_once_and_stale_or_plain_senders_are_seen(
     t.join(5)
     assert results == ["done"]
     assert runner.run("job", lambda: "old", epoch=2) == "skipped:stale"
-    assert runner.run("job", lambda: "plain", epoch=0, origin="99@rogue-host") == "plain"
-    assert r.get(keys.scheduler_rogue) == "99@rogue-host"
+    assert runner.run("job", lambda: "plain", epoch=0, origin="rogue-host pid 99") == "plain"
+    assert r.get(keys.scheduler_rogue) == "rogue-host pid 99"
     events = [e for _, e in r.xrange(keys.events) if e["type"] == "scheduler-rogue"]
     assert len(events) == 1 and "rogue-host" in events[0]["detail"]
 
@@ -278,6 +278,8 @@ def _failover_run(stack: Stack, cluster: EmbeddedCluster, sim: Simulator) -> Non
     assert "scheduler lease acquired" in other.output
     assert not overlapping_runs(outputs)
     assert len(RAN.findall(outputs[1])) > 10  # the worker ran periodic jobs all along
+    assert re.search(r"periodic \S+ ran \S+ epoch [1-9]", outputs[1]), "fencing tokens"
+    assert "without the lease" not in outputs[1] and not client.get(Keys().scheduler_rogue)
     print(f"\nfailover: POSTs {len(call_posts(sim))}, attempts {len(counts)}, "
           f"unknown {sum(s == 'unknown' for s in states.values())}, "
           f"scheduler takeover {takeover_s:.2f} s")
@@ -297,7 +299,7 @@ def test_a_plain_beat_is_detected_and_reported(redis_url: str, sim: Simulator,
                  20, "the leased scheduler to report it")
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         rogue = str(client.get(Keys().scheduler_rogue))
-        assert rogue.startswith(f"{plain.proc.pid}@"), rogue
+        assert rogue.endswith(f" pid {plain.proc.pid}"), rogue
         assert not overlapping_runs([worker.output])
     except BaseException:
         print(stack.dump())

@@ -8,6 +8,7 @@ origin (``pid@host`` of the sender) come from the task's request.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -36,8 +37,11 @@ def exclusive(job: str) -> Callable[[F], F]:
         def run(*args: Any, **kwargs: Any) -> Any:
             request = getattr(current_task, "request", None)
             epoch = as_int(getattr(request, EPOCH_HEADER, 0))
-            origin = str(getattr(request, SENDER_HEADER, "") or getattr(request, "origin", "")
-                         or "")
+            origin = str(getattr(request, SENDER_HEADER, "") or "")
+            if not origin:  # Celery's origin header: "gen<pid>@<host>"
+                raw = str(getattr(request, "origin", "") or "")
+                m = re.match(r"^(?:gen)?(\d+)@(.+)$", raw)
+                origin = f"{m.group(2)} pid {m.group(1)}" if m else raw
             return _runner(context.get(app)).run(job, lambda: fn(*args, **kwargs), epoch,
                                                  origin)
 
