@@ -132,7 +132,7 @@ def worker_cmd(ctx: click.Context, concurrency: int, pool: str, extra: tuple[str
 @click.argument("extra", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def beat_cmd(ctx: click.Context, extra: tuple[str, ...]) -> None:
-    """Run Celery beat (exactly one per deployment): pump, sweeper, poller, campaigns."""
+    """Run Celery beat (one per host; the lease holder sends): pump, sweeper, poller, campaigns."""
     _settings(ctx)
     Path(".dialer").mkdir(parents=True, exist_ok=True)
     _celery(["beat", "-l", "INFO", "-s", ".dialer/celerybeat-schedule", *extra])
