@@ -124,7 +124,10 @@ SCENARIOS = [
     Scenario("429 storm", "Exotel's limit below ours for 10 s", storm_429),
     Scenario("Sentinel failover", "primary + replica + 3 sentinels, 2 schedulers; the primary "
              "SIGKILLed 3 times (WAIT for the replica before each POST)", failovers,
-             settings={"scheduler_lease_s": 3.0, "redis_failover_retry_s": 30.0},
+             # a failover stalls a worker's Redis calls for a few seconds: an attempt must
+             # not be swept as "dialing too long" meanwhile (the default is 120 s)
+             settings={"scheduler_lease_s": 3.0, "redis_failover_retry_s": 15.0,
+                       "dialing_timeout_s": 20.0},
              ha=True),
 ]
 

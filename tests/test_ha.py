@@ -74,6 +74,27 @@ def test_sentinel_urls_parse_validate_and_never_show_passwords() -> None:
         load_settings(redis_wait_replicas="some")
 
 
+def test_the_broker_gets_the_sentinel_options_and_workers_report_no_password(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIALER_REDIS_URL", "redis://127.0.0.1:9/0")  # workers.app's import
+    from dialer.flower_cli import censor
+    from dialer.publisher import broker_app
+    from workers.app import create_app
+
+    url = f"sentinel://:{SECRET}@127.0.0.1:26379;sentinel://127.0.0.1:26380/0"
+    settings = load_settings(redis_url=url, redis_sentinel_password="sentinel-pw",
+                             redis_sentinel_master="dialer-master")
+    app = create_app(settings)
+    options = app.conf.broker_transport_options
+    assert options["master_name"] == "dialer-master"
+    assert options["sentinel_kwargs"] == {"password": "sentinel-pw"}
+    assert options["visibility_timeout"] == settings.task_visibility_timeout_s
+    assert app.conf.beat_scheduler == "dialer.scheduler:LeaseScheduler"
+    assert broker_app(settings).conf.broker_transport_options["master_name"] == "dialer-master"
+    report = str(censor(app.conf.table(with_defaults=False)))  # what Flower is shown
+    assert SECRET not in report and "sentinel-pw" not in report
+
+
 def test_check_names_the_master_and_masks_the_password() -> None:
     url = f"sentinel://:{SECRET}@127.0.0.1:9;sentinel://127.0.0.1:9/0"
     settings = load_settings(redis_url=url, redis_connect_timeout_s=0.2)
