@@ -133,8 +133,10 @@ def sentinel_for(settings: Settings, url: str | None = None, **connection: Any) 
     parsed = parse_sentinel_url(url or settings.redis_url)
     tls = bool(_setting(settings, "redis_tls", False))
     timeout = float(_setting(settings, "redis_connect_timeout_s", 3.0))
+    # no retry per sentinel: a dead one is skipped for the next at once; the master
+    # client's own retry asks them all again
     sentinel_kwargs: dict[str, Any] = {"socket_connect_timeout": timeout,
-                                       "socket_timeout": timeout}
+                                       "socket_timeout": timeout, "retry": Retry(NoBackoff(), 0)}
     if password := _sentinel_password(settings):
         sentinel_kwargs["password"] = password
     if tls:
