@@ -32,6 +32,7 @@ class Scenario:
     disturb: Callable[[World, Progress, list[str]], str]
     sim: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    ha: bool = False  # primary + replica + 3 sentinels, two schedulers
 
 
 def requests_for(count: int, seed: int) -> list[dict[str, str]]:
@@ -80,6 +81,36 @@ def storm_429(w: World, progress: Progress, ids: list[str]) -> str:
     return f"simulator limit {LIMIT} -> 5 per {WINDOW_S:g} s for 10 s"
 
 
+def _posts_after(w: World, t: float) -> list[float]:
+    return sorted(float(r["arrival_time"]) for r in list(w.sim.engine.state.requests)
+                  if r.get("method") == "POST" and float(r["arrival_time"]) > t)
+
+
+def failovers(w: World, progress: Progress, ids: list[str], kills: int = 3) -> str:
+    """SIGKILL the primary at 1/4, 2/4 and 3/4 of the POSTs; the sentinels promote the
+    replica; the old primary restarts and rejoins as a replica. Reports, per failover, when
+    the replica was promoted and when the first POST after the promotion arrived."""
+    cluster = w.cluster
+    if cluster is None:
+        raise RuntimeError("the failover scenario needs ha=True")
+    figures = []
+    for i in range(1, kills + 1):
+        _wait_posts(progress, len(ids) * i // (kills + 1), 300)
+        old = cluster.kill_primary()
+        killed = time.time()
+        new = cluster.wait_failover(old)
+        promoted = time.time()
+        cluster.restart(old)
+        try:
+            wait_for(lambda p=promoted: _posts_after(w, p), 60, "a POST after the failover", 0.05)
+            resumed = _posts_after(w, promoted)[0] - killed
+        except TimeoutError:
+            resumed = float("nan")
+        figures.append(f"{old.port}→{new.port}: promoted after {promoted - killed:.1f} s, "
+                       f"dialling again {resumed:.1f} s after the kill")
+    return f"primary SIGKILLed {kills}×; " + "; ".join(figures)
+
+
 SCENARIOS = [
     Scenario("control", "no fault", nothing),
     Scenario("kill -9 workers", "SIGKILL a worker 10 times, restart each time", kill_workers),
@@ -91,13 +122,20 @@ SCENARIOS = [
              sim={"error_5xx_ratio": 0.05, "accept_then_drop_ratio": 0.05,
                   "callback_drop_ratio": 0.3}),
     Scenario("429 storm", "Exotel's limit below ours for 10 s", storm_429),
+    Scenario("Sentinel failover", "primary + replica + 3 sentinels, 2 schedulers; the primary "
+             "SIGKILLed 3 times (WAIT for the replica before each POST)", failovers,
+             # a failover stalls a worker's Redis calls for a few seconds: an attempt must
+             # not be swept as "dialing too long" meanwhile (the default is 120 s)
+             settings={"scheduler_lease_s": 3.0, "redis_failover_retry_s": 15.0,
+                       "dialing_timeout_s": 20.0},
+             ha=True),
 ]
 
 
 def run(scenario: Scenario, calls: int, seed: int, settle_s: float) -> tuple[Figures, str, float]:
     """Run one scenario in a world of its own; returns the figures, a note, seconds."""
     started = time.monotonic()
-    with world(sim=scenario.sim, seed=seed, **scenario.settings) as w:
+    with world(sim=scenario.sim, seed=seed, ha=scenario.ha, **scenario.settings) as w:
         ids = w.producer().enqueue_many(requests_for(calls, seed))
         log = w.sim.engine.state.requests
 

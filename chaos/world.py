@@ -14,9 +14,11 @@ import redis
 
 from dialer.devstack import DevStack, stack_env
 from dialer.embedded import EmbeddedRedis, free_port
+from dialer.embedded_ha import EmbeddedCluster
 from dialer.keys import Keys
 from dialer.processes import Child
 from dialer.producer import Producer
+from dialer.redis_conn import client_for
 from dialer.settings import Settings, settings_from_env
 from dialer.store import Store
 from exotel_sim import SimConfig, Simulator
@@ -55,9 +57,13 @@ class World:
     web_port: int
     workers: list[Child] = field(default_factory=list)
     _names: int = 0
+    cluster: EmbeddedCluster | None = None  # ha: primary + replica + sentinels
+    schedulers: list[Child] = field(default_factory=list)
 
     @property
     def client(self) -> redis.Redis:
+        if self.cluster is not None:
+            return client_for(self.settings, socket_timeout_s=5)
         return redis.Redis.from_url(self.redis_server.url, decode_responses=True,
                                     socket_timeout=5, socket_connect_timeout=2)
 
@@ -88,23 +94,35 @@ class World:
 
 @contextmanager
 def world(workers: int = 2, sim: dict[str, Any] | None = None, seed: int = 1,
-          **settings: Any) -> Iterator[World]:
-    """Start everything; stop everything (by its handle) on the way out."""
+          ha: bool = False, **settings: Any) -> Iterator[World]:
+    """Start everything; stop everything (by its handle) on the way out.
+
+    ``ha``: Redis is a primary, a replica and three sentinels (the dialer gets the
+    ``sentinel://`` URL) and two schedulers run (one leads)."""
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chaos-")))
-        server = EmbeddedRedis(tmp / "redis", port=free_port())
-        server.start()
-        stack.callback(server.stop)
+        cluster = None
+        if ha:
+            cluster = EmbeddedCluster(tmp / "ha")
+            stack.callback(cluster.stop)
+            cluster.start()
+            server = cluster.nodes[0]
+        else:
+            server = EmbeddedRedis(tmp / "redis", port=free_port())
+            server.start()
+            stack.callback(server.stop)
         simulator = Simulator(SimConfig(**{**SIM_DEFAULTS, "seed": seed, **(sim or {})}))
         simulator.start()
         stack.callback(simulator.stop)
         port = free_port()
-        env = stack_env(server.url, simulator.url, f"http://127.0.0.1:{port}",
-                         **{**DIALER_DEFAULTS, **settings})
+        env = stack_env(cluster.url if cluster else server.url, simulator.url,
+                        f"http://127.0.0.1:{port}", **{**DIALER_DEFAULTS, **settings})
         fleet = stack.enter_context(DevStack(env, tmp))
-        w = World(server, simulator, fleet, settings_from_env(env), port)
+        w = World(server, simulator, fleet, settings_from_env(env), port, cluster=cluster)
         fleet.web(port)
         for _ in range(workers):
             w.add_worker()
-        fleet.beat()
+        w.schedulers.append(fleet.beat())
+        if ha:
+            w.schedulers.append(fleet.beat())
         yield w

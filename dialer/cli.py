@@ -59,18 +59,16 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _redis(ctx: click.Context, settings: Settings) -> Any:
-    import redis
-
-    from dialer.embedded import check_redis
+    from dialer import redis_conn
 
     if not settings.redis_url:
         _fail(SettingsError("DIALER_REDIS_URL is empty; start `dialer redis` and set it"),
               ctx.obj.get("debug", False))
     try:
-        check_redis(settings.redis_url, settings.redis_connect_timeout_s)
+        redis_conn.check(settings)
     except RedisUnavailableError as exc:
         _fail(exc, ctx.obj.get("debug", False))
-    return redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    return redis_conn.client_for(settings)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,7 +132,7 @@ def worker_cmd(ctx: click.Context, concurrency: int, pool: str, extra: tuple[str
 @click.argument("extra", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def beat_cmd(ctx: click.Context, extra: tuple[str, ...]) -> None:
-    """Run Celery beat (exactly one per deployment): pump, sweeper, poller, campaigns."""
+    """Run Celery beat (one per host; the lease holder sends): pump, sweeper, poller, campaigns."""
     _settings(ctx)
     Path(".dialer").mkdir(parents=True, exist_ok=True)
     _celery(["beat", "-l", "INFO", "-s", ".dialer/celerybeat-schedule", *extra])
@@ -180,7 +178,7 @@ def call_cmd(ctx: click.Context, account: str | None, mode: str, from_: str, to:
         name, value = p.split("=", 1)
         extra[name] = value
     client = _redis(ctx, settings)
-    producer = Producer(client, settings, CeleryPublisher(broker_app(settings.redis_url)))
+    producer = Producer(client, settings, CeleryPublisher(broker_app(settings)))
     request = {"account": account, "mode": mode, "from": from_, "to": to,
                "caller_id": caller_id, "app_id": app_id, "params": extra,
                "idempotency_key": idempotency_key}

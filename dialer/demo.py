@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
-import redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -30,6 +29,7 @@ from dialer.embedded import EmbeddedRedis, free_port
 from dialer.keys import Keys
 from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
+from dialer.redis_conn import client_for
 from dialer.settings import settings_from_env
 from dialer.status import call_view
 from dialer.store import Store
@@ -179,8 +179,8 @@ def run_demo(workdir: Path, console: Console, timeout_s: float = 150.0) -> dict[
             _start_children(env, web_port, stack)
             console.print("[green]✓[/] web app, worker and beat running")
             settings = settings_from_env(env)
-            client = redis.Redis.from_url(server.url, decode_responses=True)
-            producer = Producer(client, settings, CeleryPublisher(broker_app(server.url)))
+            client = client_for(settings)
+            producer = Producer(client, settings, CeleryPublisher(broker_app(settings)))
             store = Store(client, Keys(settings.key_prefix))
             life = Lifecycle.connect(client, settings)
             cid = life.create({

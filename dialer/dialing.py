@@ -172,6 +172,12 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
         return "rejected:invalid"
     if not store.mark_posting(attempt_id, claim):
         return "skipped:lost-claim"
+    if not store.replicated(s.redis_wait_replicas, s.redis_wait_timeout_ms):
+        # a failover could lose the claim or the mark: never POST on an unreplicated one
+        if agent:
+            store.agent_release(account, agent, attempt_id)
+        store.release(attempt_id, claim, _jitter_ms(ctx, 0.5), "not replicated")
+        return "waiting:replication"
     try:
         result = client.place(request)
     finally:

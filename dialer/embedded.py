@@ -84,10 +84,12 @@ class EmbeddedRedis:
     and the kernel stops it if this process is killed.
     """
 
-    def __init__(self, data_dir: Path | str, port: int | None = None, host: str = "127.0.0.1"):
+    def __init__(self, data_dir: Path | str, port: int | None = None, host: str = "127.0.0.1",
+                 extra_args: tuple[str, ...] = ()):
         self.data_dir = Path(data_dir).resolve()
         self.host = host
         self.port = port
+        self.extra_args = extra_args  # more redis-server options, e.g. ("--replicaof", …)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -113,6 +115,7 @@ class EmbeddedRedis:
             "--protected-mode", "yes",
             "--maxmemory-policy", "noeviction",
             "--logfile", str(self.data_dir / "redis.log"),
+            *self.extra_args,
         ]
         self.proc = subprocess.Popen(
             args,

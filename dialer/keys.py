@@ -76,3 +76,27 @@ class Keys:
     @property
     def events(self) -> str:
         return f"{self.prefix}:events"  # stream: every state change
+
+    # --- failover and the scheduler (dialer/replication.py, dialer/scheduler.py) ---------
+    @property
+    def wait_fence(self) -> str:
+        return f"{self.prefix}:wait-fence"  # counter: written before WAIT (see replication.py)
+
+    @property
+    def scheduler_lease(self) -> str:
+        return f"{self.prefix}:scheduler:lease"  # string: "<epoch>|<host>|<pid>|<token>", PX lease
+
+    @property
+    def scheduler_epoch(self) -> str:
+        return f"{self.prefix}:scheduler:epoch"  # counter: the fencing token of each new leader
+
+    @property
+    def schedulers(self) -> str:
+        return f"{self.prefix}:scheduler:seen"  # hash: scheduler id → last heartbeat JSON
+
+    @property
+    def scheduler_rogue(self) -> str:
+        return f"{self.prefix}:scheduler:rogue"  # string: a scheduler without the lease, PX
+
+    def job_lock(self, job: str) -> str:
+        return f"{self.prefix}:lock:{job}"  # string: token of the run holding a periodic job

@@ -7,10 +7,13 @@ language can send the same messages with any Celery client (see the README).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from celery import Celery
 from kombu import Exchange, Queue
+
+if TYPE_CHECKING:
+    from dialer.settings import Settings
 
 PLACE_CALL = "dialer.place_call"  # kwargs: attempt_id
 ENQUEUE_CALL = "dialer.enqueue_call"  # kwargs: request (a CallRequest as JSON)
@@ -31,11 +34,19 @@ def queues() -> list[Queue]:
             for name in (CALLS_QUEUE, RESULTS_QUEUE, SCHEDULING_QUEUE)]
 
 
-def broker_app(broker_url: str) -> Celery:
-    """A minimal Celery app that only sends (the workers' app lives in ``workers.app``)."""
-    app = Celery("dialer-producer", broker=broker_url, set_as_current=False)
+def broker_app(broker: str | Settings) -> Celery:
+    """A minimal Celery app that only sends (the workers' app lives in ``workers.app``).
+
+    ``broker`` is a ``redis://`` URL, or the settings (needed for ``sentinel://``: the
+    master name and the sentinels' password are transport options)."""
+    from dialer.redis_conn import broker_conf
+
+    url = broker if isinstance(broker, str) else broker.redis_url
+    app = Celery("dialer-producer", broker=url, set_as_current=False)
     app.conf.update(task_serializer="json", accept_content=["json"], task_queues=queues(),
                     broker_connection_retry_on_startup=True)
+    if not isinstance(broker, str):
+        app.conf.update(broker_conf(broker))
     return app
 
 

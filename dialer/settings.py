@@ -97,6 +97,36 @@ class Settings(BaseSettings):
         default="dialer", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$",
         description="prefix of every Redis key the dialer writes",
     )
+    # Sentinel and failover (dialer/redis_conn.py, dialer/replication.py, dialer/scheduler.py)
+    redis_sentinel_master: str = Field(
+        default="mymaster", min_length=1, max_length=128,
+        description="master name the sentinels monitor (sentinel:// URLs only)",
+    )
+    redis_sentinel_password: SecretStr = Field(
+        default=SecretStr(""),
+        description="password of the sentinels themselves (the master's goes in the URL)",
+    )
+    redis_tls: bool = Field(
+        default=False, description="TLS to the sentinels and the master (sentinel:// URLs)"
+    )
+    redis_failover_retry_s: float = Field(
+        default=15.0, ge=0, le=300,
+        description="a sentinel client retries a failed command with backoff this long",
+    )
+    redis_wait_replicas: str = Field(
+        default="auto",
+        description="replicas that must acknowledge the claim and posting mark before a "
+        "POST: auto (every connected replica; none connected = no wait), 0 = off, or N",
+    )
+    redis_wait_timeout_ms: int = Field(
+        default=500, ge=1, le=60_000,
+        description="no acknowledgement within this: the attempt is not POSTed, it waits",
+    )
+    scheduler_lease_s: float = Field(
+        default=6.0, gt=0, le=300,
+        description="the scheduler leader's lease; a standby takes over within about this "
+        "plus a third of it",
+    )
 
     # --- Exotel accounts -------------------------------------------------------------
     accounts: list[AccountSettings] = Field(
@@ -254,9 +284,16 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, v: str) -> str:
-        v = v.strip()
-        if v and not v.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://, or be empty")
+        from dialer.redis_conn import validate_url
+
+        return validate_url(v)
+
+    @field_validator("redis_wait_replicas")
+    @classmethod
+    def _wait_replicas(cls, v: str) -> str:
+        v = str(v).strip().lower()
+        if v != "auto" and not (v.isdigit() and int(v) <= 16):
+            raise ValueError("must be auto or a number of replicas from 0 to 16")
         return v
 
     @field_validator("accounts", mode="before")
@@ -304,7 +341,7 @@ class Settings(BaseSettings):
         )
 
 
-_SECRET_FIELDS = {"api_token", "callback_secret"}
+_SECRET_FIELDS = {"api_token", "callback_secret", "redis_sentinel_password"}
 
 
 def _describe(err: dict[str, Any]) -> str:

@@ -79,6 +79,8 @@ class Applied:
 class Store:
     """Typed access to the dialer's records. ``client`` must use ``decode_responses=True``."""
 
+    _replica_wait: Any = None  # a dialer.replication.ReplicaWait, made on first use
+
     def __init__(self, client: redis.Redis, keys: Keys | None = None) -> None:
         self.r = client
         self.keys = keys or Keys()
@@ -193,6 +195,17 @@ class Store:
 
     def mark_posting(self, attempt_id: str, claim: str) -> bool:
         return bool(int(self._mark_posting(keys=[self.keys.attempt(attempt_id)], args=[claim])))
+
+    def replicated(self, wanted: str, timeout_ms: int) -> bool:
+        """The writes so far (claim, posting mark) reached ``wanted`` replicas (``WAIT``;
+        see :mod:`dialer.replication`). False: do not POST."""
+        from dialer.replication import ReplicaWait
+
+        waiter = getattr(self, "_replica_wait", None)
+        if waiter is None or (waiter.wanted, waiter.timeout_ms) != (wanted, timeout_ms):
+            waiter = self._replica_wait = ReplicaWait(self.r, self.keys.wait_fence, wanted,
+                                                      timeout_ms)
+        return waiter.wait()
 
     def release(
         self, attempt_id: str, claim: str, delay_ms: int, reason: str, counter: str = ""

@@ -139,6 +139,7 @@ def app_from_env() -> FastAPI:
         from dialer.errors import SettingsError
 
         raise SettingsError("DIALER_REDIS_URL is empty: the web app needs the workers' Redis")
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True,
-                                  socket_connect_timeout=settings.redis_connect_timeout_s)
-    return create_app(settings, client, CeleryPublisher(broker_app(settings.redis_url)))
+    from dialer.redis_conn import client_for
+
+    client = client_for(settings)
+    return create_app(settings, client, CeleryPublisher(broker_app(settings)))

@@ -99,10 +99,13 @@ def test_one_image_for_every_dialer_service() -> None:
         assert service["environment"]["DIALER_REDIS_URL"] == "redis://redis:6379/0", name
 
 
-def test_workers_scale_and_beat_does_not() -> None:
+def test_workers_scale_and_so_does_the_leased_scheduler() -> None:
     s = services()
     assert "container_name" not in s["worker"] and "ports" not in s["worker"]
-    assert s["beat"].get("deploy", {}).get("replicas", 1) == 1
+    # several schedulers, one leader (dialer.scheduler.LeaseScheduler, the app's default)
+    assert s["beat"]["deploy"]["replicas"] >= 2
+    assert "container_name" not in s["beat"] and "ports" not in s["beat"]
+    assert not {"-S", "--scheduler"} & set(s["beat"]["command"])
     assert s["simulator"]["profiles"] == ["dev"]
     assert all("dev" not in svc.get("profiles", []) for n, svc in s.items() if n != "simulator")
 

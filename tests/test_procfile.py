@@ -111,8 +111,16 @@ def test_beat_starts_in_a_fresh_directory(honcho: Callable[[str, dict[str, str]]
                                           tmp_path: Path) -> None:
     proc = honcho("beat", {})
     proc.wait_output("beat: Starting", 60)
-    wait_for(lambda: any((tmp_path / ".dialer").glob("celerybeat-schedule*")), 10,
-             "beat's schedule file")
+    proc.wait_output("scheduler lease acquired", 20)  # the leased scheduler, by default
+
+
+def test_a_beat_on_every_host_one_leads(honcho: Callable[[str, dict[str, str]], Proc]
+                                        ) -> None:
+    first = honcho("beat", {})
+    first.wait_output("scheduler lease acquired", 60)
+    second = honcho("beat", {})
+    second.wait_output("scheduler standing by", 60)
+    assert "scheduler lease acquired" not in second.output
 
 
 def test_flower_answers_on_its_port(honcho: Callable[[str, dict[str, str]], Proc]) -> None:

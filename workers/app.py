@@ -12,6 +12,7 @@ from celery import Celery
 
 from dialer import publisher as names
 from dialer.errors import SettingsError
+from dialer.redis_conn import broker_conf, broker_transport_options, broker_url
 from dialer.settings import Settings, load_settings
 
 
@@ -21,7 +22,7 @@ def create_app(settings: Settings) -> Celery:
             "DIALER_REDIS_URL is empty: workers, beat and the web app must share one Redis. "
             "Run `dialer redis` (bundled server) or point DIALER_REDIS_URL at yours."
         )
-    app = Celery("dialer", broker=settings.redis_url,
+    app = Celery("dialer", broker=broker_url(settings),
                  include=["workers.tasks", "workers.campaign_tasks"])
     app.conf.update(
         task_serializer="json",
@@ -30,7 +31,11 @@ def create_app(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": settings.task_visibility_timeout_s},
+        broker_transport_options={"visibility_timeout": settings.task_visibility_timeout_s,
+                                  **broker_transport_options(settings)},  # sentinel://
+        broker_use_ssl=broker_conf(settings).get("broker_use_ssl"),
+        # one scheduler per host is safe: only the holder of the lease sends (scheduler.py)
+        beat_scheduler="dialer.scheduler:LeaseScheduler",
         broker_connection_retry_on_startup=True,
         task_queues=names.queues(),
         task_default_queue=names.CALLS_QUEUE,

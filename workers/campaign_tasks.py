@@ -9,11 +9,13 @@ from dialer import publisher as names
 from dialer.campaigns.tick import tick
 from workers import context
 from workers.app import app
+from workers.periodic import exclusive
 
 log = logging.getLogger("dialer.tasks")
 
 
 @app.task(name=names.CAMPAIGN_TICK, send_events=False)  # housekeeping: see tasks.py
+@exclusive(names.CAMPAIGN_TICK)
 def campaign_tick() -> dict[str, Any]:
     ctx = context.get(app)
     report = tick(ctx.store, ctx.settings)

@@ -19,6 +19,7 @@ from dialer.keys import Keys
 from dialer.monitor.labels import Labeler
 from dialer.publisher import CeleryPublisher
 from dialer.ratelimit import SlidingWindowLimiter
+from dialer.redis_conn import client_for
 from dialer.settings import Settings
 from dialer.store import Store
 
@@ -38,11 +39,8 @@ _ctx: WorkerContext | None = None
 
 def build(app: Celery) -> WorkerContext:
     settings: Settings = app.dialer_settings
-    client = redis.Redis.from_url(
-        settings.redis_url, decode_responses=True,
-        socket_connect_timeout=settings.redis_connect_timeout_s,
-        socket_timeout=max(5.0, settings.redis_connect_timeout_s), health_check_interval=30,
-    )
+    client = client_for(settings, socket_timeout_s=max(5.0, settings.redis_connect_timeout_s),
+                        health_check_interval=30)
     store = Store(client, Keys(settings.key_prefix))
     # one budget per account for every Exotel request: dials, polls and look-ups
     limiter = SlidingWindowLimiter(client, settings.rate_limit_admitted,

@@ -23,6 +23,7 @@ from dialer.producer import Producer
 from dialer.reconcile import reconcile as reconcile_update
 from workers import context
 from workers.app import app
+from workers.periodic import exclusive
 
 log = logging.getLogger("dialer.tasks")
 
@@ -71,6 +72,7 @@ def reconcile(attempt_id: str, update: dict[str, Any]) -> str:
 
 
 @app.task(name=names.PUMP_DUE, send_events=False)
+@exclusive(names.PUMP_DUE)
 def pump_due() -> int:
     """Move due attempts onto the calls queue, keeping the queue short."""
     ctx = context.get(app)
@@ -83,6 +85,7 @@ def pump_due() -> int:
 
 
 @app.task(name=names.SWEEP, send_events=False)
+@exclusive(names.SWEEP)
 def sweep() -> dict[str, int]:
     ctx = context.get(app)
     s = ctx.settings
@@ -90,6 +93,7 @@ def sweep() -> dict[str, int]:
 
 
 @app.task(name=names.POLL_CALLS, send_events=False)
+@exclusive(names.POLL_CALLS)
 def poll_calls() -> dict[str, int]:
     ctx = context.get(app)
     report = poll_due(ctx.store, ctx.settings, ctx.dial.clients, ctx.dial.limiter)  # type: ignore[arg-type]
