@@ -41,3 +41,26 @@ max_in_window = inspect.max_in_window
 
 def posts_per_attempt(sim: Simulator) -> Counter[str]:
     return Counter(a for p in call_posts(sim) if (a := attempt_of(p)))
+
+
+def raw_celery_message(task: str, kwargs: dict[str, Any], queue: str = "calls") -> str:
+    """What a non-Python Celery client LPUSHes: protocol 2, a base64 JSON body."""
+    import base64
+    import json
+    import uuid
+
+    body = json.dumps([[], kwargs, {"callbacks": None, "errbacks": None, "chain": None,
+                                    "chord": None}])
+    task_id = str(uuid.uuid4())
+    return json.dumps({
+        "body": base64.b64encode(body.encode()).decode(),
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": {"lang": "js", "task": task, "id": task_id, "root_id": task_id,
+                    "parent_id": None, "group": None, "retries": 0, "argsrepr": "()",
+                    "kwargsrepr": json.dumps(kwargs)},
+        "properties": {"correlation_id": task_id, "reply_to": "", "delivery_mode": 2,
+                       "delivery_tag": str(uuid.uuid4()), "body_encoding": "base64",
+                       "delivery_info": {"exchange": queue, "routing_key": queue},
+                       "priority": 0},
+    })

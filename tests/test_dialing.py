@@ -23,8 +23,11 @@ from dialer.errors import (
 from dialer.exotel.client import Outcome, PostResult
 from dialer.exotel.models import Request
 from dialer.ratelimit import SlidingWindowLimiter
-from dialer.settings import Settings, load_settings
+from dialer.settings import Settings
 from dialer.store import NewCall, Store
+from tests.units import store, unit_settings
+
+__all__ = ["store"]  # the fixture
 
 AGENT, CUSTOMER = "+919810000010", "+919820000020"
 
@@ -51,16 +54,9 @@ class FakeGate:
         return self.verdict
 
 
-@pytest.fixture()
-def store(r: redis.Redis) -> Store:
-    return Store(r)
-
-
 def settings(**kw: Any) -> Settings:
-    accounts = [{"name": "main", "sid": "AC", "api_key": "k", "api_token": "t",
-                 "caller_id": "08030752400"}]
-    return load_settings(accounts=accounts, public_base_url="https://dialer.example",
-                         callback_secret="s3cret", **kw)
+    return unit_settings(public_base_url="https://dialer.example", callback_secret="s3cret",
+                         **kw)
 
 
 def context(store: Store, client: FakeClient | None = None, *, limit: int = 10,

@@ -4,9 +4,6 @@ consumer would, with a consumer group."""
 
 from __future__ import annotations
 
-import base64
-import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +15,7 @@ from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
 from dialer.store import Store
 from exotel_sim import SimConfig, Simulator
-from tests.e2e import all_final
+from tests.e2e import all_final, raw_celery_message
 from tests.stack import wait_for
 
 pytestmark = pytest.mark.slow
@@ -91,19 +88,7 @@ def test_a_refused_request_from_another_language_is_an_event(
     stack.start_all()
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     request = {"from": "not a number", "to": "+919820000110", "idempotency_key": "node-7"}
-    body = json.dumps([[], {"request": request}, {"callbacks": None, "errbacks": None,
-                                                  "chain": None, "chord": None}])
-    task_id = str(uuid.uuid4())
-    client.lpush("calls", json.dumps({
-        "body": base64.b64encode(body.encode()).decode(),
-        "content-encoding": "utf-8", "content-type": "application/json",
-        "headers": {"lang": "js", "task": "dialer.enqueue_call", "id": task_id,
-                    "root_id": task_id, "parent_id": None, "group": None, "retries": 0},
-        "properties": {"correlation_id": task_id, "reply_to": "", "delivery_mode": 2,
-                       "delivery_tag": str(uuid.uuid4()), "body_encoding": "base64",
-                       "delivery_info": {"exchange": "calls", "routing_key": "calls"},
-                       "priority": 0},
-    }))
+    client.lpush("calls", raw_celery_message("dialer.enqueue_call", {"request": request}))
 
     def refused() -> list[dict[str, str]]:
         return [e for e in consume(client) if e["type"] == "refused"]

@@ -17,8 +17,11 @@ from dialer.models import AttemptState, CallUpdate
 from dialer.polling import poll_due
 from dialer.ratelimit import SlidingWindowLimiter
 from dialer.reconcile import reconcile
-from dialer.settings import Settings, load_settings
+from dialer.settings import Settings
 from dialer.store import NewCall, Store
+from tests.units import store, unit_settings
+
+__all__ = ["store"]  # the fixture
 from tests.stack import wait_for
 
 AGENT, CUSTOMER = "+919810000010", "+919820000020"
@@ -71,19 +74,12 @@ class FakeExotel:
         return list(self.listed), None
 
 
-@pytest.fixture()
-def store(r: redis.Redis) -> Store:
-    return Store(r)
-
-
 def settings(**kw: Any) -> Settings:
-    accounts = [{"name": "main", "sid": "AC", "api_key": "k", "api_token": "t",
-                 "caller_id": "08030752400"}]
-    values: dict[str, Any] = {"accounts": accounts, "evidence_delay_s": 0,
+    values: dict[str, Any] = {"evidence_delay_s": 0,
                               "retry_backoff_base_s": 0, "retry_jitter_ratio": 0,
                               "poll_after_s": 0.001, "fill_poll_after_s": 3600}
     values.update(kw)
-    return load_settings(**values)
+    return unit_settings(**values)
 
 
 def budget(r: redis.Redis, s: Settings) -> SlidingWindowLimiter:

@@ -3,7 +3,6 @@ receiving the simulator's callbacks over HTTP."""
 
 from __future__ import annotations
 
-import json
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +22,7 @@ from tests.e2e import (
     call_states,
     max_in_window,
     posts_per_attempt,
+    raw_celery_message,
 )
 from tests.stack import Stack, wait_for
 
@@ -242,29 +242,11 @@ def test_a_raw_celery_message_from_another_language_enqueues_a_call(
     redis_url: str, sim: Simulator, stack_factory: Any
 ) -> None:
     """What a non-Python Celery client writes: protocol 2, JSON body, LPUSH on 'calls'."""
-    import base64
-    import uuid
-
     stack = stack_factory()
     stack.start_all()
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     request = {"from": agent(13), "to": customer(13), "idempotency_key": "from-node-1"}
-    body = json.dumps([[], {"request": request}, {"callbacks": None, "errbacks": None,
-                                                  "chain": None, "chord": None}])
-    task_id = str(uuid.uuid4())
-    message = {
-        "body": base64.b64encode(body.encode()).decode(),
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
-        "headers": {"lang": "js", "task": "dialer.enqueue_call", "id": task_id,
-                    "root_id": task_id, "parent_id": None, "group": None, "retries": 0,
-                    "argsrepr": "()", "kwargsrepr": json.dumps({"request": request})},
-        "properties": {"correlation_id": task_id, "reply_to": "", "delivery_mode": 2,
-                       "delivery_tag": str(uuid.uuid4()), "body_encoding": "base64",
-                       "delivery_info": {"exchange": "calls", "routing_key": "calls"},
-                       "priority": 0},
-    }
-    client.lpush("calls", json.dumps(message))
+    client.lpush("calls", raw_celery_message("dialer.enqueue_call", {"request": request}))
     store = Store(client, Keys())
 
     def call_id() -> str | None:
