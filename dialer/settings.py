@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -29,6 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 from dialer.errors import SettingsError
+from dialer.redact import is_sensitive, redact_url
 
 ENV_PREFIX = "DIALER_"
 
@@ -223,6 +225,10 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://, or be empty")
         return v
 
+    @field_serializer("redis_url")
+    def _dump_redis_url(self, v: str) -> str:
+        return redact_url(v) if v else v  # model_dump() / JSON never hold the password
+
     @field_validator("accounts", mode="before")
     @classmethod
     def _accounts_not_null(cls, v: Any) -> Any:
@@ -261,14 +267,34 @@ class Settings(BaseSettings):
 _SECRET_FIELDS = {"api_token", "callback_secret"}
 
 
+def _masked(value: Any) -> Any:
+    """``value`` with every secret-looking entry of a mapping masked, containers shortened."""
+    if isinstance(value, Mapping):
+        return {str(k): "<secret>" if is_sensitive(str(k)) or str(k) in _SECRET_FIELDS
+                else _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return f"<a list of {len(value)}>"
+    return value
+
+
+def _shown(loc: list[str], value: Any) -> str:
+    """What an error message may show of a bad ``value`` at ``loc``: never a secret."""
+    if any(p in _SECRET_FIELDS or is_sensitive(p) for p in loc):
+        return "<secret>"
+    if loc[0] == "redis_url" and isinstance(value, str):
+        return repr(redact_url(value))
+    if loc[0] == "accounts" and len(loc) < 3 and not isinstance(value, Mapping):
+        return f"<{type(value).__name__}>"  # a bare string or list there may be a token
+    return repr(_masked(value))
+
+
 def _describe(err: dict[str, Any]) -> str:
     loc = [str(p) for p in err.get("loc", ())]
     if not loc:  # a check across several fields: the message names them
         return str(err.get("msg"))
     var = ENV_PREFIX + loc[0].upper()
     where = ".".join(loc[1:])
-    secret = any(p in _SECRET_FIELDS for p in loc)
-    value = "<secret>" if secret else repr(err.get("input"))
+    value = _shown(loc, err.get("input"))
     inner = f" at {where}" if where else ""
     if len(value) > 200:
         value = value[:200] + "…"
