@@ -20,7 +20,7 @@ from types import TracebackType
 
 import redis
 
-from dialer.errors import DialerError, RedisUnavailableError
+from dialer.errors import DialerError, RedisUnavailableError, SettingsError
 from dialer.redact import redact_url
 
 __all__ = ["EmbeddedRedis", "check_redis", "free_port", "redact_url", "redis_url_for"]
@@ -49,9 +49,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def check_redis(url: str, timeout_s: float = 3.0) -> None:
     """Raise :class:`RedisUnavailableError` unless ``url`` answers PING within ``timeout_s``."""
-    client = redis.Redis.from_url(
-        url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, retry=None
-    )
+    try:
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, retry=None
+        )
+    except ValueError as exc:  # e.g. a port that is not a number
+        raise SettingsError(f"DIALER_REDIS_URL {redact_url(url)!r} is not a valid Redis URL "
+                            f"({exc})") from None
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
@@ -128,7 +132,9 @@ class EmbeddedRedis:
                 )
             try:
                 check_redis(self.url, timeout_s=0.5)
-                return self.url
+                if self._answering_pid() == self.proc.pid:
+                    return self.url
+                raise RedisUnavailableError("another server answers on the port")
             except RedisUnavailableError:
                 if time.monotonic() > deadline:
                     self.stop()
@@ -136,6 +142,17 @@ class EmbeddedRedis:
                         f"bundled redis-server did not answer PING within {START_TIMEOUT_S:g}s"
                     ) from None
                 time.sleep(0.05)
+
+    def _answering_pid(self) -> int | None:
+        """The process id of the server answering on our port (another one may be there)."""
+        client = redis.Redis(host=self.host, port=self.port or 0, socket_timeout=0.5,
+                             socket_connect_timeout=0.5)
+        try:
+            return int(client.info("server").get("process_id", 0))
+        except (redis.RedisError, OSError, ValueError):
+            return None
+        finally:
+            client.close()
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

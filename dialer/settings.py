@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AnyHttpUrl,
@@ -223,6 +224,13 @@ class Settings(BaseSettings):
         v = v.strip()
         if v and not v.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://, or be empty")
+        if v.startswith(("redis://", "rediss://")):
+            try:
+                port = urlsplit(v).port
+            except ValueError:
+                raise ValueError("the port must be a number from 1 to 65535") from None
+            if port == 0:
+                raise ValueError("the port must be a number from 1 to 65535")
         return v
 
     @field_serializer("redis_url")

@@ -69,7 +69,7 @@ def _pairs(values: tuple[str, ...], what: str, sep: str) -> list[tuple[str, str]
 
 
 def _spec_from_options(o: dict[str, Any]) -> dict[str, Any]:
-    spec: dict[str, Any] = json.loads(Path(o["spec"]).read_text()) if o["spec"] else {}
+    spec = _spec_file(Path(o["spec"])) if o["spec"] else {}
     for option, path in _OPTION_PATHS.items():
         if o[option] is None:
             continue
@@ -84,6 +84,23 @@ def _spec_from_options(o: dict[str, Any]) -> dict[str, Any]:
     if o["window"]:
         ((start, end),) = _pairs((o["window"],), "--window", "-")
         spec.setdefault("schedule", {}).update(window_start=start, window_end=end)
+    return spec
+
+
+def _spec_file(path: Path) -> dict[str, Any]:
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValidationError(f"--spec {str(path)!r}: cannot be read ({exc.strerror})",
+                              field="spec") from None
+    except UnicodeDecodeError:
+        raise ValidationError(f"--spec {str(path)!r}: not UTF-8", field="spec") from None
+    except ValueError as exc:
+        raise ValidationError(f"--spec {str(path)!r}: not valid JSON ({exc})",
+                              field="spec") from None
+    if not isinstance(spec, dict):
+        raise ValidationError(f"--spec {str(path)!r}: expected a JSON object (a campaign "
+                              "spec)", field="spec")
     return spec
 
 
@@ -268,7 +285,12 @@ def report_cmd(ctx: click.Context, campaign_id: str, output: Path | None) -> Non
         for chunk in chunks:
             sys.stdout.write(chunk)
     else:
-        with output.open("w", newline="", encoding="utf-8") as f:
+        try:
+            f = output.open("w", newline="", encoding="utf-8")
+        except OSError as exc:
+            _fail(ValidationError(f"--output {str(output)!r}: cannot be written "
+                                  f"({exc.strerror})", field="output"), ctx.obj["debug"])
+        with f:
             for chunk in chunks:
                 f.write(chunk)
     err.print(f"{s['state']}: {s['finished']} finished of {s['contacts']} · "
