@@ -90,6 +90,12 @@ def _check_encoding(data: bytes) -> None:
             "affected); it looks like Latin-1/Windows-1252: save it as UTF-8", field="file")
 
 
+def _shown(header: list[str], max_chars: int = 200) -> str:
+    """The header for a message: never more than ``max_chars`` of the file echoed back."""
+    text = repr(header)
+    return text if len(text) <= max_chars else text[:max_chars] + "…]"
+
+
 def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     first = text.split("\n", 1)[0]
     delimiter = ","
@@ -107,12 +113,12 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
         raise ImportFileError("the file is empty: expected a header line naming a number "
                               "column", field="file")
     if len(set(header)) != len(header):
-        raise ImportFileError(f"line 1: a column appears twice in the header {header}",
-                              field="file")
+        raise ImportFileError(f"line 1: a column appears twice in the header "
+                              f"{_shown(header)}", field="file")
     number_col = next((c for c in NUMBER_COLUMNS if c in header), None)
     if number_col is None:
         raise ImportFileError(
-            f"line 1: no number column in the header {header}; name one of "
+            f"line 1: no number column in the header {_shown(header)}; name one of "
             f"{', '.join(NUMBER_COLUMNS)}", field="file")
     last = reader.line_num
     while True:
