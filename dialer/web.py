@@ -214,7 +214,7 @@ def _callback_routes(app: FastAPI, secret: str, publisher: CeleryPublisher) -> N
                                     body, query)
         except ValidationError as exc:
             return AsciiJSONResponse({"error": _short(exc)}, status_code=400)
-        payload = update.model_dump(exclude_none=True, mode="json")
+        payload = update.model_dump(exclude_none=True)
         try:  # refused here, before a task the reconcile step could not decode
             check_plain_json(payload, "callback")
         except ValueError as exc:
