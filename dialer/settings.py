@@ -231,6 +231,9 @@ class Settings(BaseSettings):
                 raise ValueError("the port must be a number from 1 to 65535") from None
             if port == 0:
                 raise ValueError("the port must be a number from 1 to 65535")
+        if re.search(r"[?&]password=", v, re.IGNORECASE):
+            raise ValueError("put the password in the user info (redis://:PASSWORD@host), "
+                             "not in ?password= (Celery's broker cannot read it there)")
         return v
 
     @field_serializer("redis_url")

@@ -72,3 +72,11 @@ def test_model_dump_masks_the_redis_password(clean_env: Path) -> None:
     assert s.redis_url.endswith("@127.0.0.1:6379/0")  # the code still gets the real URL
     for text in (str(s.model_dump()), s.model_dump_json(), repr(s), str(s)):
         assert PASSWORD not in text and TOKEN not in text
+
+
+def test_a_query_password_is_refused_without_echoing_it(
+        clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIALER_REDIS_URL", f"redis://127.0.0.1:6379/0?password={PASSWORD}")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "user info" in str(info.value) and PASSWORD not in str(info.value)
