@@ -30,7 +30,10 @@ ACCOUNT_TOKEN = "sim_token"  # the simulator's account token (it must accept it)
 API_TOKEN = "api-TOKEN-leak-2718"
 CALLBACK_SECRET = "cb-SECRET-leak-1618"
 CLIENT_QUERY_TOKEN = "query-TOKEN-leak-1414"
-SECRETS = [REDIS_PASSWORD, API_TOKEN, CALLBACK_SECRET, CLIENT_QUERY_TOKEN]
+FLOWER_AUTH = ("ops", "flower-PW-leak-1732")
+SECRETS = [REDIS_PASSWORD, API_TOKEN, CALLBACK_SECRET, CLIENT_QUERY_TOKEN, FLOWER_AUTH[1]]
+FLOWER_PAGES = ["/", "/workers", "/tasks", "/broker", "/api/tasks", "/api/workers?refresh=1",
+                "/api/queues/length", "/api/task/types"]
 
 
 @pytest.fixture()
@@ -57,6 +60,14 @@ def stack(password_redis: str, tmp_path: Path, request: pytest.FixtureRequest
             wait_for(lambda: _up(web, s.web_url), 30, "the web app")
             s.start_worker("w1")
             s.start_beat()
+            flower_port = free_port()
+            env = dict(s.env, DIALER_FLOWER_BASIC_AUTH=":".join(FLOWER_AUTH))
+            flower = Child("flower", [sys.executable, "-m", "dialer.cli", "flower", "--port",
+                                      str(flower_port)], env, tmp_path)
+            s.procs.append(flower)
+            s.flower_url = f"http://127.0.0.1:{flower_port}"  # type: ignore[attr-defined]
+            wait_for(lambda: _up(flower, s.flower_url, "/healthcheck"), 30,  # type: ignore
+                     "Flower")
             yield s
         finally:
             s.stop()
@@ -65,11 +76,11 @@ def stack(password_redis: str, tmp_path: Path, request: pytest.FixtureRequest
                 print(s.dump())
 
 
-def _up(child: Child, url: str) -> bool:
+def _up(child: Child, url: str, path: str = "/healthz") -> bool:
     if child.proc.poll() is not None:
         raise AssertionError(child.output[-3000:])
     try:
-        return requests.get(f"{url}/healthz", timeout=1).status_code == 200
+        return requests.get(f"{url}{path}", timeout=1).status_code == 200
     except requests.RequestException:
         return False
 
@@ -157,6 +168,13 @@ def test_no_secret_and_no_callback_token_leaves(stack: Stack, password_redis: st
         seen.append(res.output)
         monkeypatch.setenv(key, stack.env.get(key, ""))
     seen.append(redis_text(password_redis))
+    flower_url = stack.flower_url  # type: ignore[attr-defined]
+    wait_for(lambda: requests.get(f"{flower_url}/api/tasks", auth=FLOWER_AUTH, timeout=5)
+             .json(), 30, "Flower to list tasks")
+    for page in FLOWER_PAGES:
+        resp = requests.get(f"{flower_url}{page}", auth=FLOWER_AUTH, timeout=10)
+        assert resp.status_code == 200, (page, resp.status_code)
+        seen.append(resp.text)
     for proc in stack.procs:
         seen.append(proc.output)
     tokens = [sign_attempt(CALLBACK_SECRET, f"{call_id}-{n}") for call_id in ids
