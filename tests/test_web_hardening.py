@@ -204,3 +204,14 @@ def test_deeply_nested_json_gets_4xx(tc: TestClient, r: redis.Redis, path: str) 
 def test_refusals_are_small_json(tc: TestClient) -> None:
     resp = tc.post("/v1/calls", content=json.dumps({"from": "x" * 500_000}), headers=JSON)
     assert resp.status_code == 422 and len(resp.content) < 5000
+
+
+@pytest.mark.parametrize("contacts", [b'[{"number": "+919810000011", "x": NaN}]',
+                                      b'[{"number": "\\ud800"}]', b'{"contacts": [Infinity]}'])
+def test_campaign_contacts_with_nan_or_surrogates_never_answer_5xx(
+        tc: TestClient, r: redis.Redis, contacts: bytes) -> None:
+    body = b'{"name": "x", "mode": "flow", "app_id": "1", "contacts": ' + contacts + b"}"
+    resp = tc.post("/v1/campaigns", content=body, headers=JSON)
+    assert resp.status_code < 500, resp.text
+    if resp.status_code >= 400:
+        assert r.dbsize() == 0

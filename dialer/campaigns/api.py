@@ -53,9 +53,14 @@ async def _json(request: Request, cap: int) -> Any:
     from dialer.web import read_capped
 
     try:
-        return json.loads(await read_capped(request, cap) or b"null")
+        return json.loads(await read_capped(request, cap) or b"null",
+                          parse_constant=_not_json)
     except ValueError as exc:
         raise HTTPException(422, f"body is not valid JSON: {exc}") from None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _numbers(data: Any) -> list[str]:
