@@ -16,24 +16,24 @@ ASCII JSON, so no stored string can make a read fail.
 
 from __future__ import annotations
 
-import json
-import logging
-import re
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
-import kombu.exceptions
 import redis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dialer.errors import NotFoundError, RedisUnavailableError, ValidationError
+from dialer.errors import NotFoundError, ValidationError
 from dialer.http_auth import bearer_token_check
+from dialer.http_guard import (
+    MAX_API_BODY_BYTES,  # noqa: F401  (re-exported: the API cap)
+    AsciiJSONResponse,
+    BodyCapMiddleware,
+    install_error_handlers,
+    short,
+)
 from dialer.keys import Keys
 from dialer.producer import CallRequest, Producer, check_plain_json
 from dialer.publisher import CeleryPublisher
@@ -42,135 +42,8 @@ from dialer.status import call_view
 from dialer.store import Store
 from dialer.webhooks import MAX_CALLBACK_BODY_BYTES, parse_callback, verify_attempt
 
-MAX_API_BODY_BYTES = 1024 * 1024
 MAX_BATCH = 1000
-RETRY_AFTER_S = 5
 REDIS_READ_TIMEOUT_S = 10.0  # a command on a connected Redis (imports run long MULTIs)
-MAX_ERRORS_SHOWN = 20
-MAX_MESSAGE_CHARS = 300
-log = logging.getLogger("dialer.web")
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
-                                                                      Awaitable[None]]],
-                   Awaitable[None]]
-_CONTACTS_PATH = re.compile(r"^/v1/campaigns/[^/]+/contacts/?$")
-
-
-class AsciiJSONResponse(JSONResponse):
-    """JSON with non-ASCII escaped: a lone surrogate in stored data cannot break a read."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False, indent=None,
-                          separators=(",", ":"), default=str).encode("ascii")
-
-
-def body_cap(path: str) -> int:
-    """The largest body route ``path`` takes (its own reader may be stricter)."""
-    from dialer.campaigns.api import MAX_IMPORT_BYTES, MAX_SPEC_BYTES
-    from dialer.webhooks import MAX_CALLBACK_BODY_BYTES as callback_cap
-
-    if path.startswith("/v1/callbacks/"):
-        return callback_cap
-    if _CONTACTS_PATH.match(path):
-        return MAX_IMPORT_BYTES
-    if path.startswith(("/v1/campaigns", "/v1/dnc")):
-        return MAX_SPEC_BYTES
-    return MAX_API_BODY_BYTES
-
-
-class BodyCapMiddleware:
-    """Refuses (413) a body past :func:`body_cap`, declared or streamed (chunked): the
-    body is read up to the cap before the route sees it, never further."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
-                       send: Callable[[Message], Awaitable[None]]) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        cap = body_cap(scope["path"])
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length", b"").decode("latin-1")
-        if declared.isdigit() and int(declared) > cap:
-            await _too_large(cap, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > cap:
-                await _too_large(cap, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body, sent = b"".join(chunks), False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-
-async def _too_large(cap: int, send: Callable[[Message], Awaitable[None]]) -> None:
-    body = json.dumps({"detail": f"body larger than {cap} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _short(text: Any) -> str:
-    value = str(text)
-    return value if len(value) <= MAX_MESSAGE_CHARS else value[:MAX_MESSAGE_CHARS] + "…"
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("%s %s: Redis unavailable (%s)", request.method, request.url.path,
-                    type(exc).__name__)
-        return AsciiJSONResponse(
-            {"detail": "Redis is unavailable; try again later"}, status_code=503,
-            headers={"Retry-After": str(RETRY_AFTER_S)})
-
-    async def invalid(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        errors = exc.errors()
-        detail = [{"loc": [_short(p) for p in e.get("loc", ())], "msg": _short(e.get("msg")),
-                   "type": str(e.get("type"))} for e in errors[:MAX_ERRORS_SHOWN]]
-        body: dict[str, Any] = {"detail": detail}
-        if len(errors) > MAX_ERRORS_SHOWN:
-            body["errors_omitted"] = len(errors) - MAX_ERRORS_SHOWN
-        return AsciiJSONResponse(body, status_code=422)
-
-    async def http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        return AsciiJSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                                 headers=exc.headers)
-
-    async def too_deep(request: Request, exc: Exception) -> JSONResponse:
-        return AsciiJSONResponse({"detail": "body is nested too deeply"}, status_code=422)
-
-    for cls in (redis.RedisError, kombu.exceptions.OperationalError, RedisUnavailableError,
-                ConnectionError, TimeoutError):
-        app.add_exception_handler(cls, unavailable)
-    app.add_exception_handler(RequestValidationError, invalid)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RecursionError, too_deep)
-
-
 async def read_capped(request: Request, cap: int) -> bytes:
     """The request body, refused with 413 past ``cap`` bytes (declared or streamed)."""
     declared = request.headers.get("content-length")
@@ -190,7 +63,7 @@ def create_app(settings: Settings, client: redis.Redis, publisher: CeleryPublish
                   description="Enqueue Exotel calls, read their status, receive callbacks.",
                   default_response_class=AsciiJSONResponse)
     app.add_middleware(BodyCapMiddleware)
-    _install_error_handlers(app)
+    install_error_handlers(app)
     _callback_routes(app, settings.callback_secret.get_secret_value(), publisher)
     _api_routes(app, settings, client, publisher)
     try:
@@ -213,12 +86,12 @@ def _callback_routes(app: FastAPI, secret: str, publisher: CeleryPublisher) -> N
             update = parse_callback(request.method, request.headers.get("content-type"),
                                     body, query)
         except ValidationError as exc:
-            return AsciiJSONResponse({"error": _short(exc)}, status_code=400)
+            return AsciiJSONResponse({"error": short(exc)}, status_code=400)
         payload = update.model_dump(exclude_none=True)
         try:  # refused here, before a task the reconcile step could not decode
             check_plain_json(payload, "callback")
         except ValueError as exc:
-            return AsciiJSONResponse({"error": _short(exc)}, status_code=400)
+            return AsciiJSONResponse({"error": short(exc)}, status_code=400)
         await run_in_threadpool(publisher.reconcile, attempt_id, payload)
         return JSONResponse({"accepted": True})
 
