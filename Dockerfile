@@ -8,11 +8,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-COPY pyproject.toml README.md ./
+# Dependencies first, in a layer of their own (pinned by constraints.txt): a code change
+# does not reinstall them. Only the runtime dependencies of pyproject.toml are installed.
+COPY pyproject.toml constraints.txt ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt -c constraints.txt \
+    && rm /tmp/requirements.txt
+
+COPY README.md ./
 COPY dialer ./dialer
 COPY workers ./workers
 COPY exotel_sim ./exotel_sim
-RUN pip install .
+RUN pip install --no-deps -c constraints.txt .
 
 # config/flowerconfig.py is found under the working directory; .dialer holds beat's schedule.
 COPY config ./config

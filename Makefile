@@ -3,15 +3,27 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every install is pinned by constraints.txt (runtime and dev); `make lock` refreshes it.
+CONSTRAINTS := constraints.txt
 
-.PHONY: test demo lint install clean bench
+.PHONY: test demo lint install clean bench lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP): $(BIN)/python pyproject.toml $(CONSTRAINTS)
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
+	touch $(STAMP)
+
+# Re-resolve after a change to pyproject.toml (a new dependency, a raised bound) and write
+# the versions the venv now holds. Pins still satisfied are kept; `make lock UPGRADE=1`
+# moves every dependency to its newest allowed version.
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(if $(UPGRADE),--upgrade,) -e '.[dev]'
+	{ sed -n '/^#/p' $(CONSTRAINTS); \
+	  $(BIN)/python -m pip freeze --exclude-editable --local; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 	touch $(STAMP)
 
 install: $(STAMP)

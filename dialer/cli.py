@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -58,7 +58,8 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
-def _redis(ctx: click.Context, settings: Settings) -> Any:
+def _check_redis(ctx: click.Context, settings: Settings) -> None:
+    """Fail fast (exit 3 without a URL, 5 when it does not answer) before any real work."""
     from dialer import redis_conn
 
     if not settings.redis_url:
@@ -66,9 +67,34 @@ def _redis(ctx: click.Context, settings: Settings) -> Any:
               ctx.obj.get("debug", False))
     try:
         redis_conn.check(settings)
-    except RedisUnavailableError as exc:
+    except DialerError as exc:
         _fail(exc, ctx.obj.get("debug", False))
+
+
+def _redis(ctx: click.Context, settings: Settings) -> Any:
+    from dialer import redis_conn
+
+    _check_redis(ctx, settings)
     return redis_conn.client_for(settings)
+
+
+def check_listen(host: str, port: int) -> None:
+    """Raise ``DialerError`` unless ``host:port`` can be listened on right now."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise ValidationError(f"--host {host!r}: cannot be resolved ({exc})",
+                              field="host") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as exc:
+            raise DialerError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+PORT = click.IntRange(0, 65535)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,7 +112,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 @main.command("redis")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="AOF data directory (default: DIALER_REDIS_DATA_DIR or .dialer/redis).")
-@click.option("--port", type=int, default=6379, show_default=True, help="0 = a free port.")
+@click.option("--port", type=PORT, default=6379, show_default=True, help="0 = a free port.")
 @click.pass_context
 def redis_cmd(ctx: click.Context, data_dir: Path | None, port: int) -> None:
     """Run the bundled redis-server in the foreground and print its URL."""
@@ -95,24 +121,36 @@ def redis_cmd(ctx: click.Context, data_dir: Path | None, port: int) -> None:
     settings = _settings(ctx)
     server = EmbeddedRedis(data_dir or settings.redis_data_dir, port=port or None)
     try:
+        if port:
+            check_listen("127.0.0.1", port)
         server.start()
     except DialerError as exc:
         _fail(exc, ctx.obj["debug"])
     click.echo(f"DIALER_REDIS_URL={server.url}")
     click.echo(f"data: {server.data_dir} (AOF); Ctrl-C stops it", err=True)
+    code = 0
     try:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while server.proc is not None and server.proc.poll() is None:
             time.sleep(0.5)
+        if server.proc is not None:  # it stopped on its own: say so, exit non-zero
+            click.echo(f"error: redis-server exited with code {server.proc.returncode}; "
+                       f"see {server.data_dir / 'redis.log'}", err=True)
+            code = 1
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+    sys.exit(code)
 
 
 def _celery(args: list[str]) -> None:
+    """Become Celery (exec): signals reach it directly, SIGTERM is its warm shutdown, and
+    no wrapper process is left behind to exit before it."""
     cmd = [sys.executable, "-m", "celery", "-A", "workers.app", *args]
-    sys.exit(subprocess.call(cmd, env=os.environ.copy()))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(cmd[0], cmd, os.environ.copy())
 
 
 @main.command("worker", context_settings={"ignore_unknown_options": True})
@@ -123,7 +161,7 @@ def _celery(args: list[str]) -> None:
 @click.pass_context
 def worker_cmd(ctx: click.Context, concurrency: int, pool: str, extra: tuple[str, ...]) -> None:
     """Run a Celery worker on the calls, results and scheduling queues."""
-    _settings(ctx)
+    _check_redis(ctx, _settings(ctx))
     _celery(["worker", "-Q", "calls,results,scheduling", "-P", pool, "-c", str(concurrency),
              "-l", "INFO", *extra])
 
@@ -133,22 +171,28 @@ def worker_cmd(ctx: click.Context, concurrency: int, pool: str, extra: tuple[str
 @click.pass_context
 def beat_cmd(ctx: click.Context, extra: tuple[str, ...]) -> None:
     """Run Celery beat (one per host; the lease holder sends): pump, sweeper, poller, campaigns."""
-    _settings(ctx)
+    _check_redis(ctx, _settings(ctx))
     Path(".dialer").mkdir(parents=True, exist_ok=True)
     _celery(["beat", "-l", "INFO", "-s", ".dialer/celerybeat-schedule", *extra])
 
 
 @main.command("web")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--port", type=PORT, default=8000, show_default=True)
 @click.pass_context
 def web_cmd(ctx: click.Context, host: str, port: int) -> None:
     """Serve the HTTP API and the StatusCallback endpoint (OpenAPI at /docs)."""
     import uvicorn
 
-    _settings(ctx)
+    from dialer import access_log
+
+    _check_redis(ctx, _settings(ctx))
+    try:
+        check_listen(host, port)
+    except DialerError as exc:
+        _fail(exc, ctx.obj["debug"])
     uvicorn.run("dialer.web:app_from_env", factory=True, host=host, port=port,
-                log_level="info")
+                log_level="info", log_config=access_log.log_config())
 
 
 @main.command("call")
@@ -267,7 +311,32 @@ def _register_subcommands() -> None:
             command = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError):  # pragma: no cover - while being built
             continue
+        if name == "simulator":
+            _check_port_first(command)
         main.add_command(command)
+
+
+def _check_port_first(command: click.Command) -> None:
+    """A taken ``--port`` of ``command`` is one line and exit 1, not the server's traceback
+    (the simulator's own CLI lives in exotel_sim, which knows nothing of the dialer)."""
+    callback = command.callback
+    if callback is None:  # pragma: no cover
+        return
+    for param in command.params:
+        if param.name == "port" and isinstance(param, click.Option):
+            param.type = PORT
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        port = kwargs.get("port")
+        if port:
+            try:
+                check_listen(str(kwargs.get("host") or "127.0.0.1"), int(port))
+            except DialerError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(1)
+        return callback(*args, **kwargs)
+
+    command.callback = checked
 
 
 _register_subcommands()

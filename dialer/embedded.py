@@ -16,12 +16,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from dialer.errors import DialerError, RedisUnavailableError
+from dialer.errors import DialerError, RedisUnavailableError, SettingsError
 from dialer.processes import die_with_parent
+from dialer.redact import redact_url
+
+__all__ = ["EmbeddedRedis", "check_redis", "free_port", "redact_url", "redis_url_for"]
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
@@ -44,26 +46,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def redact_url(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.hostname or ""
-    if parts.username:
-        netloc = f"{parts.username}:***@{netloc}"
-    else:
-        netloc = f":***@{netloc}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 def check_redis(url: str, timeout_s: float = 3.0) -> None:
     """Raise :class:`RedisUnavailableError` unless ``url`` answers PING within ``timeout_s``."""
-    client = redis.Redis.from_url(
-        url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, retry=None
-    )
+    try:
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, retry=None
+        )
+    except ValueError as exc:  # e.g. a port that is not a number
+        raise SettingsError(f"DIALER_REDIS_URL {redact_url(url)!r} is not a valid Redis URL "
+                            f"({exc})") from None
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
@@ -136,7 +127,9 @@ class EmbeddedRedis:
                 )
             try:
                 check_redis(self.url, timeout_s=0.5)
-                return self.url
+                if self._answering_pid() == self.proc.pid:
+                    return self.url
+                raise RedisUnavailableError("another server answers on the port")
             except RedisUnavailableError:
                 if time.monotonic() > deadline:
                     self.stop()
@@ -144,6 +137,17 @@ class EmbeddedRedis:
                         f"bundled redis-server did not answer PING within {START_TIMEOUT_S:g}s"
                     ) from None
                 time.sleep(0.05)
+
+    def _answering_pid(self) -> int | None:
+        """The process id of the server answering on our port (another one may be there)."""
+        client = redis.Redis(host=self.host, port=self.port or 0, socket_timeout=0.5,
+                             socket_connect_timeout=0.5)
+        try:
+            return int(client.info("server").get("process_id", 0))
+        except (redis.RedisError, OSError, ValueError):
+            return None
+        finally:
+            client.close()
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import redis
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from dialer.errors import ValidationError
@@ -35,8 +35,31 @@ METADATA_MAX_BYTES = 4096
 BULK_CHUNK = 5000  # calls per pipelined round trip
 RESERVED_PARAMS = frozenset(
     {"StatusCallback", "status_callback", "StatusCallbackEvents", "status_callback_events",
-     "StatusCallbackContentType", "status_callback_content_type", "MaxRetries", "max_retries"}
+     "StatusCallbackContentType", "status_callback_content_type", "MaxRetries", "max_retries",
+     # the numbers and the flow the request is validated with: never replaced by params
+     "From", "To", "CallerId", "Url", "from", "to", "from_number", "caller_id", "app_id",
+     "from_contact_uri", "to_contact_uri", "virtual_number"}
 )
+
+
+def check_plain_json(value: Any, where: str) -> None:
+    """Refuse what Redis, JSON or a later read cannot carry: lone surrogates (invalid
+    Unicode, e.g. ``"\\ud800"``), NaN and ±Infinity. ``ValueError`` names the place."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where}: not valid Unicode (a lone surrogate)") from None
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{where}: NaN and Infinity are not JSON numbers")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_plain_json(k, f"{where} key")
+            check_plain_json(v, f"{where}.{k}" if isinstance(k, str) else where)
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            check_plain_json(v, f"{where}[{i}]")
 
 
 class Publisher(Protocol):
@@ -74,14 +97,23 @@ class CallRequest(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict, description="your data, kept as is")
     max_retries: int | None = Field(default=None, ge=0, le=20, description="overrides the default")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_json(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                check_plain_json(value, str(key))
+        return data
+
     @field_validator("params")
     @classmethod
     def _no_reserved(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if "CustomField" in v or "custom_field" in v:
+            raise ValueError("pass CustomField as custom_field (not in params)")
         bad = sorted(RESERVED_PARAMS & set(v))
         if bad:
-            raise ValueError(f"{', '.join(bad)} are set by the dialer, not by the request")
-        if "CustomField" in v or "custom_field" in v:
-            raise ValueError("pass CustomField as custom_field")
+            raise ValueError(f"{', '.join(bad)}: set by the dialer (from, to, caller_id, "
+                             "app_id and the callbacks), not in params")
         if len(json.dumps(v, default=str)) > 8192:
             raise ValueError("params are larger than 8 KiB")
         return v
@@ -90,7 +122,7 @@ class CallRequest(BaseModel):
     @classmethod
     def _small_metadata(cls, v: dict[str, Any]) -> dict[str, Any]:
         try:
-            size = len(json.dumps(v))
+            size = len(json.dumps(v, allow_nan=False))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"metadata must be plain JSON: {exc}") from None
         if size > METADATA_MAX_BYTES:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AnyHttpUrl,
@@ -22,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -29,6 +31,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 from dialer.errors import SettingsError
+from dialer.redact import is_sensitive, redact_url
 
 ENV_PREFIX = "DIALER_"
 
@@ -286,7 +289,18 @@ class Settings(BaseSettings):
     def _redis_url(cls, v: str) -> str:
         from dialer.redis_conn import validate_url
 
-        return validate_url(v)
+        v = validate_url(v)
+        if v.startswith(("redis://", "rediss://")):
+            try:
+                port = urlsplit(v).port
+            except ValueError:
+                raise ValueError("the port must be a number from 1 to 65535") from None
+            if port == 0:
+                raise ValueError("the port must be a number from 1 to 65535")
+        if re.search(r"[?&]password=", v, re.IGNORECASE):
+            raise ValueError("put the password in the user info (redis://:PASSWORD@host), "
+                             "not in ?password= (Celery's broker cannot read it there)")
+        return v
 
     @field_validator("redis_wait_replicas")
     @classmethod
@@ -295,6 +309,10 @@ class Settings(BaseSettings):
         if v != "auto" and not (v.isdigit() and int(v) <= 16):
             raise ValueError("must be auto or a number of replicas from 0 to 16")
         return v
+
+    @field_serializer("redis_url")
+    def _dump_redis_url(self, v: str) -> str:
+        return redact_url(v) if v else v  # model_dump() / JSON never hold the password
 
     @field_validator("accounts", mode="before")
     @classmethod
@@ -344,14 +362,34 @@ class Settings(BaseSettings):
 _SECRET_FIELDS = {"api_token", "callback_secret", "redis_sentinel_password"}
 
 
+def _masked(value: Any) -> Any:
+    """``value`` with every secret-looking entry of a mapping masked, containers shortened."""
+    if isinstance(value, Mapping):
+        return {str(k): "<secret>" if is_sensitive(str(k)) or str(k) in _SECRET_FIELDS
+                else _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return f"<a list of {len(value)}>"
+    return value
+
+
+def _shown(loc: list[str], value: Any) -> str:
+    """What an error message may show of a bad ``value`` at ``loc``: never a secret."""
+    if any(p in _SECRET_FIELDS or is_sensitive(p) for p in loc):
+        return "<secret>"
+    if loc[0] == "redis_url" and isinstance(value, str):
+        return repr(redact_url(value))
+    if loc[0] == "accounts" and len(loc) < 3 and not isinstance(value, Mapping):
+        return f"<{type(value).__name__}>"  # a bare string or list there may be a token
+    return repr(_masked(value))
+
+
 def _describe(err: dict[str, Any]) -> str:
     loc = [str(p) for p in err.get("loc", ())]
     if not loc:  # a check across several fields: the message names them
         return str(err.get("msg"))
     var = ENV_PREFIX + loc[0].upper()
     where = ".".join(loc[1:])
-    secret = any(p in _SECRET_FIELDS for p in loc)
-    value = "<secret>" if secret else repr(err.get("input"))
+    value = _shown(loc, err.get("input"))
     inner = f" at {where}" if where else ""
     if len(value) > 200:
         value = value[:200] + "…"

@@ -6,6 +6,12 @@
   task, and answered at once: no Exotel I/O here.
 * ``POST /v1/calls`` (one request or a list), ``GET /v1/calls/{id}`` — Bearer token.
 * ``GET /healthz`` — Redis reachable.
+
+Failure policy: every refusal is a small JSON body. Redis (or the broker on it) not
+answering → 503 with ``Retry-After`` within the connect timeout (Exotel retries a
+callback on a non-2xx); a bad body → 422 naming the field, never echoing the input; a
+body past its route's cap (declared or streamed/chunked) → 413. Answers are rendered as
+ASCII JSON, so no stored string can make a read fail.
 """
 
 from __future__ import annotations
@@ -16,22 +22,29 @@ import redis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from dialer.errors import NotFoundError, ValidationError
 from dialer.http_auth import bearer_token_check
+from dialer.http_guard import (
+    MAX_API_BODY_BYTES,  # noqa: F401  (re-exported: the API cap)
+    AsciiJSONResponse,
+    BodyCapMiddleware,
+    install_error_handlers,
+    short,
+)
 from dialer.keys import Keys
 from dialer.monitor.router import install as install_monitoring
-from dialer.producer import CallRequest, Producer
+from dialer.producer import CallRequest, Producer, check_plain_json
 from dialer.publisher import CeleryPublisher
 from dialer.settings import Settings
 from dialer.status import call_view
 from dialer.store import Store
 from dialer.webhooks import MAX_CALLBACK_BODY_BYTES, parse_callback, verify_attempt
 
-MAX_API_BODY_BYTES = 1024 * 1024
 MAX_BATCH = 1000
-
-
+REDIS_READ_TIMEOUT_S = 10.0  # a command on a connected Redis (imports run long MULTIs)
 async def read_capped(request: Request, cap: int) -> bytes:
     """The request body, refused with 413 past ``cap`` bytes (declared or streamed)."""
     declared = request.headers.get("content-length")
@@ -48,7 +61,10 @@ async def read_capped(request: Request, cap: int) -> bytes:
 def create_app(settings: Settings, client: redis.Redis, publisher: CeleryPublisher) -> FastAPI:
     """Build the app from explicit settings and connections (the CLI is the edge)."""
     app = FastAPI(title="exotel-dialer", version="0.1.0",
-                  description="Enqueue Exotel calls, read their status, receive callbacks.")
+                  description="Enqueue Exotel calls, read their status, receive callbacks.",
+                  default_response_class=AsciiJSONResponse)
+    app.add_middleware(BodyCapMiddleware)
+    install_error_handlers(app)
     _callback_routes(app, settings.callback_secret.get_secret_value(), publisher)
     _api_routes(app, settings, client, publisher)
     install_monitoring(app, settings, client, publisher)  # /metrics, /status, offline /docs
@@ -66,14 +82,18 @@ def _callback_routes(app: FastAPI, secret: str, publisher: CeleryPublisher) -> N
     async def exotel_callback(attempt_id: str, request: Request) -> JSONResponse:
         query = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
         if not verify_attempt(secret, attempt_id, request.query_params.get("token")):
-            return JSONResponse({"error": "missing or invalid token"}, status_code=403)
+            return AsciiJSONResponse({"error": "missing or invalid token"}, status_code=403)
         body = await read_capped(request, MAX_CALLBACK_BODY_BYTES)
         try:
             update = parse_callback(request.method, request.headers.get("content-type"),
                                     body, query)
         except ValidationError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            return AsciiJSONResponse({"error": short(exc)}, status_code=400)
         payload = update.model_dump(exclude_none=True)
+        try:  # refused here, before a task the reconcile step could not decode
+            check_plain_json(payload, "callback")
+        except ValueError as exc:
+            return AsciiJSONResponse({"error": short(exc)}, status_code=400)
         await run_in_threadpool(publisher.reconcile, attempt_id, payload)
         return JSONResponse({"accepted": True})
 
@@ -129,17 +149,42 @@ def _api_routes(
         return JSONResponse({"redis": "ok"})
 
 
-def app_from_env() -> FastAPI:
-    """The edge: ``uvicorn --factory dialer.web:app_from_env``."""
+def web_redis(settings: Settings) -> redis.Redis:
+    """The web app's Redis client: bounded connect and read timeouts, one reconnect (a
+    sentinel URL keeps its failover retry: a promotion takes seconds)."""
+    from dialer.redis_conn import client_for, is_sentinel
+
+    extra: dict[str, Any] = {}
+    if not is_sentinel(settings.redis_url):
+        extra["retry"] = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+    return client_for(settings, socket_timeout_s=max(REDIS_READ_TIMEOUT_S,
+                                                     settings.redis_connect_timeout_s),
+                      **extra)
+
+
+def web_publisher(settings: Settings) -> CeleryPublisher:
+    """The web app's publisher: a publish to a stopped or frozen Redis fails within the
+    connect timeout (→ 503) instead of Celery's retries and kombu's blocking reads."""
     from dialer.publisher import broker_app
+
+    app = broker_app(settings)
+    timeout_s = settings.redis_connect_timeout_s
+    options = {**app.conf.broker_transport_options, "socket_timeout": timeout_s,
+               "socket_connect_timeout": timeout_s}
+    app.conf.update(task_publish_retry=False, broker_connection_timeout=timeout_s,
+                    broker_connection_max_retries=0, broker_transport_options=options)
+    return CeleryPublisher(app)
+
+
+def app_from_env() -> FastAPI:
+    """The edge: ``uvicorn --factory dialer.web:app_from_env`` (``dialer web`` runs it)."""
+    from dialer import access_log
     from dialer.settings import load_settings
 
+    access_log.install()  # before the first request: no token reaches the access log
     settings = load_settings()
     if not settings.redis_url:
         from dialer.errors import SettingsError
 
         raise SettingsError("DIALER_REDIS_URL is empty: the web app needs the workers' Redis")
-    from dialer.redis_conn import client_for
-
-    client = client_for(settings)
-    return create_app(settings, client, CeleryPublisher(broker_app(settings)))
+    return create_app(settings, web_redis(settings), web_publisher(settings))

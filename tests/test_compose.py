@@ -189,7 +189,7 @@ def test_the_dockerfile_installs_the_package_and_runs_unprivileged() -> None:
     lines = [line.strip() for line in DOCKERFILE.read_text().splitlines()]
     assert lines[[i for i, x in enumerate(lines) if x and not x.startswith("#")][0]] == (
         "FROM python:3.11-slim")
-    assert "RUN pip install ." in lines
+    assert "RUN pip install --no-deps -c constraints.txt ." in lines
     users = [x.split()[1] for x in lines if x.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
     ignored = (ROOT / ".dockerignore").read_text().splitlines()

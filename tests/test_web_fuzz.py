@@ -315,3 +315,119 @@ def test_an_oversized_callback_gets_413(client: TestClient) -> None:
     resp = client.post(f"/v1/callbacks/exotel/c1-1?token={token}", content=b"x" * 70_000,
                        headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert resp.status_code == 413
+
+
+# --- every route with hostile bodies: surrogates, NUL, NaN, deep nesting, chunked ------
+
+WEIRD_TEXT = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=()), max_size=12),  # surrogates too
+    st.sampled_from(["\ud800", "a\udfffb", "\x00", "nul\x00here", "=cmd|' /C calc'!A0",
+                     "+919810000010", "09810000010", "\u202e", "\ufeff", "x" * 300]))
+WEIRD_NUMBER = st.one_of(st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                         st.just(10**400))
+WEIRD_DOC = st.recursive(
+    st.one_of(st.none(), st.booleans(), WEIRD_NUMBER, WEIRD_TEXT),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(WEIRD_TEXT, inner, max_size=3)),
+    max_leaves=10)
+CALL_KEYS = ["from", "to", "mode", "caller_id", "app_id", "params", "custom_field",
+             "idempotency_key", "metadata", "max_retries", "account"]
+SPEC_KEYS = ["name", "mode", "app_id", "agents", "params", "schedule", "pacing", "retry",
+             "contacts", "start", "caller_id"]
+
+
+def _encode(doc: Any) -> bytes:
+    # ensure_ascii escapes lone surrogates (\ud800): the body is valid UTF-8 JSON text
+    return json.dumps(doc, allow_nan=True).encode()
+
+
+@st.composite
+def hostile_body(draw: st.DrawFn, keys: list[str]) -> bytes:
+    kind = draw(st.sampled_from(["object", "doc", "nested", "raw", "csv"]))
+    if kind == "object":
+        base: dict[str, Any] = {"from": "+919810000010", "to": "+919820000010",
+                                "name": "fuzz", "app_id": "1", "numbers": ["+919810000011"]}
+        for key in draw(st.lists(st.sampled_from(keys), max_size=3)):
+            base[key] = draw(WEIRD_DOC)
+        return _encode(draw(st.sampled_from([base, [base], {"contacts": [base]}])))
+    if kind == "doc":
+        return _encode(draw(WEIRD_DOC))
+    if kind == "nested":
+        depth = draw(st.integers(100, 50_000))
+        return b"[" * depth + b"]" * depth
+    if kind == "csv":
+        cells = draw(st.lists(WEIRD_TEXT, min_size=1, max_size=4))
+        text = "number,name,note\n+919810000011," + ",".join(cells) + "\n"
+        return text.encode("utf-8", "surrogatepass")
+    return draw(st.binary(max_size=400)) + draw(st.sampled_from([b"", b"\x00", b"\xed\xa0\x80"]))
+
+
+def snapshot(r: redis.Redis) -> dict[bytes, Any]:
+    """Every key of the test database with its serialised value."""
+    return {key: r.dump(key) for key in sorted(r.keys("*"))}
+
+
+def _routes(cid: str, call_id: str) -> list[tuple[str, str, list[str]]]:
+    aid = f"{call_id}-1"
+    return [
+        ("POST", "/v1/calls", CALL_KEYS),
+        ("GET", f"/v1/calls/{call_id}", []),
+        ("GET", "/v1/calls?idempotency_key=fuzz", []),
+        ("POST", "/v1/campaigns", SPEC_KEYS),
+        ("GET", "/v1/campaigns", []),
+        ("GET", f"/v1/campaigns/{cid}", []),
+        ("POST", f"/v1/campaigns/{cid}/contacts", ["number", "name", "custom_field"]),
+        ("POST", f"/v1/campaigns/{cid}/start", []),
+        ("POST", f"/v1/campaigns/{cid}/bogus", []),
+        ("GET", f"/v1/campaigns/{cid}/report.csv", []),
+        ("POST", f"/v1/campaigns/{cid}/dnc", ["numbers"]),
+        ("POST", "/v1/dnc", ["numbers"]),
+        ("POST", f"/v1/callbacks/exotel/{aid}?token={sign_attempt(CALLBACK_SECRET, aid)}",
+         ["CallSid", "Status", "CustomField", "Legs"]),
+    ]
+
+
+def test_every_route_survives_hostile_bodies_and_writes_nothing_on_refusal(
+        client: TestClient, r: redis.Redis) -> None:
+    headers = {"Authorization": GOOD_AUTH}
+    call = client.post("/v1/calls", json={**VALID, "idempotency_key": "fuzz"}, headers=headers)
+    call_id = call.json()["call_id"]
+    created = client.post("/v1/campaigns", json={"name": "fuzz", "mode": "flow",
+                                                 "app_id": "1"}, headers=headers)
+    cid = created.json()["id"]
+    routes = _routes(cid, call_id)
+
+    @FUZZ
+    @given(route=st.sampled_from(routes), data=st.data(), raw_type=RAW_TYPE,
+           chunked=st.booleans(), auth=st.sampled_from([GOOD_AUTH, None]))
+    def run(route: tuple[str, str, list[str]], data: st.DataObject, raw_type: str,
+            chunked: bool, auth: str | None) -> None:
+        method, path, keys = route
+        body = data.draw(hostile_body(keys or ["x"])) if method == "POST" else b""
+        before = snapshot(r)
+        hdrs = {"Content-Type": raw_type, **({"Authorization": auth} if auth else {})}
+        content: Any = body
+        if chunked and body:
+            content = iter([body[i:i + 97] for i in range(0, len(body), 97)])
+        resp = client.request(method, path, content=content or None, headers=hdrs)
+        _no_5xx(resp, f"{method} {path} {body[:200]!r}")
+        assert "Traceback" not in resp.text
+        assert len(resp.content) < 64 * 1024 or path.endswith("report.csv")
+        if resp.status_code >= 400:
+            assert snapshot(r) == before, (method, path, resp.status_code, body[:200])
+
+    run()
+
+
+@pytest.mark.parametrize("path", ["/v1/calls", "/v1/campaigns", "/v1/dnc",
+                                  "/v1/callbacks/exotel/c1-1?token=x"])
+def test_huge_bodies_declared_or_chunked_are_refused_small(client: TestClient, r: redis.Redis,
+                                                           path: str) -> None:
+    before = snapshot(r)
+    for content in (b"[" + b'"x",' * 3_000_000 + b'"x"]',
+                    iter([b"[" + b'"x",' * 1000] * 3000 + [b'"x"]'])):
+        resp = client.post(path, content=content, headers={
+            "Authorization": GOOD_AUTH, "Content-Type": "application/json"})
+        assert resp.status_code in (403, 413), resp.status_code
+        assert len(resp.content) < 1000
+    assert snapshot(r) == before

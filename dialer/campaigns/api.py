@@ -53,9 +53,14 @@ async def _json(request: Request, cap: int) -> Any:
     from dialer.web import read_capped
 
     try:
-        return json.loads(await read_capped(request, cap) or b"null")
+        return json.loads(await read_capped(request, cap) or b"null",
+                          parse_constant=_not_json)
     except ValueError as exc:
         raise HTTPException(422, f"body is not valid JSON: {exc}") from None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _numbers(data: Any) -> list[str]:
@@ -68,14 +73,14 @@ def _numbers(data: Any) -> list[str]:
 def _create(life: Lifecycle, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationError("expected a JSON object (a campaign spec)", field="campaign")
-    contacts, start = data.pop("contacts", None), bool(data.pop("start", False))
-    cid = life.create(data)
+    contacts, start = data.pop("contacts", None), data.pop("start", False)
+    if not isinstance(start, bool):
+        raise ValidationError("start: expected true or false", field="start")
+    raw = None if contacts is None else json.dumps(contacts, allow_nan=False).encode()
+    cid, report = life.create_with_contacts(data, raw, "json", start=start)
     out: dict[str, Any] = {"id": cid}
-    if contacts is not None:
-        out["import"] = life.import_contacts(cid, json.dumps(contacts).encode(),
-                                             "json").to_dict()
-    if start:
-        life.start(cid)
+    if report is not None:
+        out["import"] = report.to_dict()
     out["state"] = life.repo.get(cid).state.value
     return out
 

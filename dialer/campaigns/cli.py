@@ -3,10 +3,11 @@ cancel | report | dnc. Each verb calls :class:`dialer.campaigns.lifecycle.Lifecy
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dialer.campaigns.importer import ImportReport
 from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.repo import describe
 from dialer.campaigns.report import contact_rows, csv_chunks, summary
@@ -67,7 +69,7 @@ def _pairs(values: tuple[str, ...], what: str, sep: str) -> list[tuple[str, str]
 
 
 def _spec_from_options(o: dict[str, Any]) -> dict[str, Any]:
-    spec: dict[str, Any] = json.loads(Path(o["spec"]).read_text()) if o["spec"] else {}
+    spec = _spec_file(Path(o["spec"])) if o["spec"] else {}
     for option, path in _OPTION_PATHS.items():
         if o[option] is None:
             continue
@@ -82,6 +84,23 @@ def _spec_from_options(o: dict[str, Any]) -> dict[str, Any]:
     if o["window"]:
         ((start, end),) = _pairs((o["window"],), "--window", "-")
         spec.setdefault("schedule", {}).update(window_start=start, window_end=end)
+    return spec
+
+
+def _spec_file(path: Path) -> dict[str, Any]:
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValidationError(f"--spec {str(path)!r}: cannot be read ({exc.strerror})",
+                              field="spec") from None
+    except UnicodeDecodeError:
+        raise ValidationError(f"--spec {str(path)!r}: not UTF-8", field="spec") from None
+    except ValueError as exc:
+        raise ValidationError(f"--spec {str(path)!r}: not valid JSON ({exc})",
+                              field="spec") from None
+    if not isinstance(spec, dict):
+        raise ValidationError(f"--spec {str(path)!r}: expected a JSON object (a campaign "
+                              "spec)", field="spec")
     return spec
 
 
@@ -114,26 +133,51 @@ def create_cmd(ctx: click.Context, contacts: str | None, start_now: bool, **o: A
     """Create a campaign (a draft) and print its id."""
     life = _life(ctx)
     spec = _do(ctx, _spec_from_options, o)
-    cid = _do(ctx, life.create, spec)
+    path = Path(contacts) if contacts else None
+    data = _do(ctx, _read, path) if path else None
+    fmt = _format(path, None) if path else "csv"
+    with _progress() as on_progress:
+        cid, report = _do(ctx, life.create_with_contacts, spec, data, fmt, on_progress,
+                          start=start_now)
     click.echo(cid)
-    if contacts:
-        _import(ctx, life, cid, Path(contacts), None)
+    if report is not None:
+        _print_report(report)
     if start_now:
-        err.print(f"campaign {cid}: {_do(ctx, life.start, cid).value}")
+        err.print(f"campaign {cid}: {life.repo.get(cid).state.value}")
 
 
-def _import(ctx: click.Context, life: Lifecycle, cid: str, path: Path, fmt: str | None) -> None:
-    data = path.read_bytes()
-    fmt = fmt or ("json" if path.suffix.lower() == ".json" else "csv")
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"cannot read {str(path)!r}: {exc.strerror}", field="file"
+                              ) from None
+
+
+def _format(path: Path, fmt: str | None) -> str:
+    return fmt or ("json" if path.suffix.lower() == ".json" else "csv")
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[int, int], None]]:
     columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=False) as progress:
+    with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("import", total=None)
 
         def on_progress(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        report = _do(ctx, life.import_contacts, cid, data, fmt, on_progress)
-        progress.update(task, completed=report.rows, total=report.rows)
+        yield on_progress
+
+
+def _import(ctx: click.Context, life: Lifecycle, cid: str, path: Path, fmt: str | None) -> None:
+    data = _do(ctx, _read, path)
+    with _progress() as on_progress:
+        report = _do(ctx, life.import_contacts, cid, data, _format(path, fmt), on_progress)
+    _print_report(report)
+
+
+def _print_report(report: ImportReport) -> None:
     err.print(f"{report.imported} imported, {report.duplicates} duplicates, "
               f"{report.suppressed} do-not-call, {report.invalid} invalid "
               f"(of {report.rows} rows)")
@@ -241,7 +285,12 @@ def report_cmd(ctx: click.Context, campaign_id: str, output: Path | None) -> Non
         for chunk in chunks:
             sys.stdout.write(chunk)
     else:
-        with output.open("w", newline="", encoding="utf-8") as f:
+        try:
+            f = output.open("w", newline="", encoding="utf-8")
+        except OSError as exc:
+            _fail(ValidationError(f"--output {str(output)!r}: cannot be written "
+                                  f"({exc.strerror})", field="output"), ctx.obj["debug"])
+        with f:
             for chunk in chunks:
                 f.write(chunk)
     err.print(f"{s['state']}: {s['finished']} finished of {s['contacts']} · "

@@ -76,6 +76,8 @@ def check_row(line: int, values: dict[str, str], default_tz: str, zone_from_numb
     except UnicodeEncodeError as exc:
         byte = ord(exc.object[exc.start]) - 0xDC00
         return RowError(line, f"not valid UTF-8 (byte 0x{byte:02x}); save the file as UTF-8")
+    if any("\x00" in k or "\x00" in v for k, v in values.items()):
+        return RowError(line, "holds a NUL byte (refused, not stripped)", "")
     if "__extra__" in values:
         return RowError(line, values["__extra__"], raw.strip())
     if not raw.strip():

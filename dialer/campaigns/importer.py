@@ -7,8 +7,14 @@ or tab separated, UTF-8 (a BOM is fine). JSON: a list of objects with the same n
 ``{"contacts": [...]}``.
 
 Each bad row is reported with its line (JSON: its item number) and the reason; duplicates
-and do-not-call numbers are reported too; good rows are imported. A file that cannot be
-read at all (empty, no number column, not UTF-8) raises :class:`ImportFileError`.
+and do-not-call numbers are reported too; good rows are imported (a row holding a NUL
+byte is such a bad row: refused, not stripped). A file that cannot be read at all (empty,
+no number column, not UTF-8, a field past the CSV reader's limit on any line) raises
+:class:`ImportFileError`.
+
+An import is all-or-nothing: the whole file is parsed and checked before anything is
+written, and the good rows are then written in one Redis transaction (MULTI/EXEC), so a
+failure never leaves part of a file imported.
 """
 
 from __future__ import annotations
@@ -84,26 +90,46 @@ def _check_encoding(data: bytes) -> None:
             "affected); it looks like Latin-1/Windows-1252: save it as UTF-8", field="file")
 
 
+def _shown(header: list[str], max_chars: int = 200) -> str:
+    """The header for a message: never more than ``max_chars`` of the file echoed back."""
+    text = repr(header)
+    return text if len(text) <= max_chars else text[:max_chars] + "…]"
+
+
 def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     first = text.split("\n", 1)[0]
     delimiter = ","
     if "," not in first:
         delimiter = ";" if ";" in first else "\t" if "\t" in first else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip().lower().replace(" ", "_") for h in next(reader, [])]
+    try:
+        header = [h.strip().lower().replace(" ", "_") for h in next(reader, [])]
+    except csv.Error as exc:
+        raise ImportFileError(f"line 1: the CSV cannot be read ({exc})", field="file"
+                              ) from None
+    if any("\x00" in h for h in header):
+        raise ImportFileError("line 1: the header holds a NUL byte", field="file")
     if not any(header):
         raise ImportFileError("the file is empty: expected a header line naming a number "
                               "column", field="file")
     if len(set(header)) != len(header):
-        raise ImportFileError(f"line 1: a column appears twice in the header {header}",
-                              field="file")
+        raise ImportFileError(f"line 1: a column appears twice in the header "
+                              f"{_shown(header)}", field="file")
     number_col = next((c for c in NUMBER_COLUMNS if c in header), None)
     if number_col is None:
         raise ImportFileError(
-            f"line 1: no number column in the header {header}; name one of "
+            f"line 1: no number column in the header {_shown(header)}; name one of "
             f"{', '.join(NUMBER_COLUMNS)}", field="file")
     last = reader.line_num
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise ImportFileError(
+                f"line {reader.line_num}: the CSV cannot be read ({exc}); nothing was "
+                "imported", field="file") from None
         line, last = last + 1, reader.line_num
         if not any(v.strip() for v in row):
             continue
@@ -166,54 +192,73 @@ _FLAG_REASONS = {DNC_GLOBAL: "do-not-call (global list)",
                  DNC_CAMPAIGN: "do-not-call (campaign list)"}
 
 
+@dataclass
+class ParsedImport:
+    """A file checked completely, nothing written yet: its good contacts and its report."""
+
+    contacts: list[Contact]
+    report: ImportReport
+    file_duplicates: int = 0
+
+
+def parse_import(data: bytes, fmt: str, default_tz: str, zone_from_number: bool = True, *,
+                 progress: Callable[[int, int], None] | None = None) -> ParsedImport:
+    """Check every row of ``data``; raise ``ImportFileError`` before anything is written."""
+    total = max(1, data.count(b"\n") if fmt == "csv" else 0)
+    parsed = ParsedImport([], ImportReport())
+    report = parsed.report
+    for item in parse_contacts(data, fmt, default_tz, zone_from_number):
+        report.rows += 1
+        if isinstance(item, Contact):
+            parsed.contacts.append(item)
+        elif item.kind == "duplicate":
+            report.duplicates += 1
+            parsed.file_duplicates += 1
+            report.note(item)
+        else:
+            report.invalid += 1
+            report.note(item)
+        if progress is not None and report.rows % CHUNK_ROWS == 0:
+            progress(report.rows, max(total, report.rows))
+    return parsed
+
+
+def write_import(repo: CampaignRepo, queue: ContactQueue, cid: str, parsed: ParsedImport,
+                 default_tz: str) -> ImportReport:
+    """Write the good contacts of ``parsed`` in one transaction; complete its report."""
+    report = parsed.report
+    flags = queue.add(cid, parsed.contacts, default_tz, atomic=True)
+    for contact, flag in zip(parsed.contacts, flags, strict=True):
+        if flag == ADDED:
+            report.imported += 1
+        elif flag in _FLAG_REASONS:
+            report.suppressed += 1
+            report.note(RowError(contact.line, _FLAG_REASONS[flag], contact.number,
+                                 "suppressed"))
+        else:
+            report.duplicates += 1
+            report.note(RowError(contact.line, "already in the campaign", contact.number,
+                                 "duplicate"))
+    if report.invalid:
+        repo.incr(cid, "invalid_rows", report.invalid)
+    if parsed.file_duplicates:
+        repo.incr(cid, "duplicates", parsed.file_duplicates)
+    return report
+
+
 def import_contacts(repo: CampaignRepo, queue: ContactQueue, cid: str, data: bytes,
                     fmt: str = "csv", *, progress: Callable[[int, int], None] | None = None
                     ) -> ImportReport:
     """Validate and add contacts to campaign ``cid``; ``progress(rows done, rows total)``.
 
+    All or nothing: the file is checked completely before one transaction writes it.
     Raises ``NotFoundError`` (unknown id), ``CampaignStateError`` (completed/cancelled)
     or ``ImportFileError``.
     """
     spec = repo.get(cid).spec
     tz = spec.schedule.timezone
-    total = max(1, data.count(b"\n") if fmt == "csv" else 0)
-    report = ImportReport()
-    chunk: list[Contact] = []
-    file_duplicates = 0
-
-    def flush() -> None:
-        flags = queue.add(cid, chunk, tz)
-        for contact, flag in zip(chunk, flags, strict=True):
-            if flag == ADDED:
-                report.imported += 1
-            elif flag in _FLAG_REASONS:
-                report.suppressed += 1
-                report.note(RowError(contact.line, _FLAG_REASONS[flag], contact.number,
-                                     "suppressed"))
-            else:
-                report.duplicates += 1
-                report.note(RowError(contact.line, "already in the campaign", contact.number,
-                                     "duplicate"))
-        chunk.clear()
-        if progress is not None:
-            progress(report.rows, max(total, report.rows))
-
-    for item in parse_contacts(data, fmt, tz, spec.schedule.zone_from_number):
-        report.rows += 1
-        if isinstance(item, Contact):
-            chunk.append(item)
-            if len(chunk) >= CHUNK_ROWS:
-                flush()
-            continue
-        if item.kind == "duplicate":
-            report.duplicates += 1
-            file_duplicates += 1
-        else:
-            report.invalid += 1
-        report.note(item)
-    flush()
-    if report.invalid:
-        repo.incr(cid, "invalid_rows", report.invalid)
-    if file_duplicates:
-        repo.incr(cid, "duplicates", file_duplicates)
+    parsed = parse_import(data, fmt, tz, spec.schedule.zone_from_number, progress=progress)
+    report = write_import(repo, queue, cid, parsed, tz)
+    if progress is not None:
+        progress(report.rows, report.rows)
     return report

@@ -16,7 +16,7 @@ from typing import Any
 import redis
 from pydantic import ValidationError as PydanticValidationError
 
-from dialer.campaigns.importer import ImportReport, import_contacts
+from dialer.campaigns.importer import ImportReport, import_contacts, parse_import, write_import
 from dialer.campaigns.keys import CampaignKeys
 from dialer.campaigns.models import CampaignSpec, CampaignState, check_spec
 from dialer.campaigns.queue import ContactQueue
@@ -61,6 +61,36 @@ class Lifecycle:
     def create(self, spec: CampaignSpec | dict[str, Any]) -> str:
         """Validate ``spec`` and write a draft campaign; return its id."""
         return self.repo.create(check_spec(parse_spec_input(spec), self.settings))
+
+    def create_with_contacts(
+        self, spec: CampaignSpec | dict[str, Any], data: bytes | None, fmt: str = "csv",
+        progress: Callable[[int, int], None] | None = None, *, start: bool = False,
+    ) -> tuple[str, ImportReport | None]:
+        """Create a campaign, import ``data`` and (``start``) schedule it — or, when any
+        step fails, leave no campaign behind (a retry cannot make a duplicate).
+
+        The spec and every row are checked before anything is written.
+        """
+        checked = check_spec(parse_spec_input(spec), self.settings)
+        sched = checked.schedule
+        parsed = None
+        if data is not None:
+            parsed = parse_import(data, fmt, sched.timezone, sched.zone_from_number,
+                                  progress=progress)
+            if start and not parsed.contacts:
+                raise ValidationError("the campaign would have no contacts to start with",
+                                      field="contacts")
+        cid = self.repo.create(checked)
+        try:
+            report = None
+            if parsed is not None:
+                report = write_import(self.repo, self.queue, cid, parsed, sched.timezone)
+            if start:
+                self.start(cid)
+        except BaseException:
+            self.repo.delete_draft(cid)
+            raise
+        return cid, report
 
     def import_contacts(self, cid: str, data: bytes, fmt: str = "csv",
                         progress: Callable[[int, int], None] | None = None) -> ImportReport:

@@ -69,10 +69,16 @@ class ContactQueue:
         self._drop_queues = client.register_script(lua.DROP_QUEUES)
         self._complete = client.register_script(lua.COMPLETE)
 
-    def add(self, cid: str, contacts: Sequence[Contact], default_tz: str) -> list[int]:
-        """Add contacts in pipelined chunks; one flag each (ADDED, DUPLICATE, DNC_*)."""
+    def add(self, cid: str, contacts: Sequence[Contact], default_tz: str, *,
+            atomic: bool = False) -> list[int]:
+        """Add contacts in pipelined chunks; one flag each (ADDED, DUPLICATE, DNC_*).
+
+        ``atomic``: every chunk in one MULTI/EXEC, so that all of them are written or none.
+        """
         k = self.keys
-        pipe = self.r.pipeline(transaction=False)
+        if not contacts:
+            return []
+        pipe = self.r.pipeline(transaction=atomic)
         for start in range(0, len(contacts), ADD_CHUNK):
             chunk = contacts[start:start + ADD_CHUNK]
             zones: dict[str, int] = {}

@@ -106,6 +106,17 @@ class CampaignRepo:
         pipe.execute()
         return cid
 
+    def delete_draft(self, cid: str) -> None:
+        """Remove a campaign that was just created and never started (its create failed)."""
+        k = self.keys
+        zones = cast(set[str], self.r.smembers(k.zones(cid)))
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(k.campaign(cid), k.contacts(cid), k.zones(cid), k.dnc(cid), k.live(cid),
+                    k.calls(cid), k.agents(cid), *(k.queue(cid, z) for z in zones))
+        pipe.zrem(k.index, cid)
+        pipe.srem(k.active, cid)
+        pipe.execute()
+
     def get(self, cid: str) -> Campaign:
         data = cast(dict[str, str], self.r.hgetall(self.keys.campaign(cid)))
         if not data:

@@ -130,13 +130,26 @@ def contact_rows(life: Lifecycle, cid: str) -> Iterator[dict[str, Any]]:
             break
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+SAFE_COLUMNS = frozenset({"number"})  # validated E.164, written as it is
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting with ``= + - @``, a tab or a CR
+    gets a leading ``'`` (OWASP's CSV-injection advice); other values are unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_chunks(rows: Iterable[dict[str, Any]], chunk_rows: int = BATCH) -> Iterator[str]:
-    """The rows as CSV text, a header first, in chunks (for streaming)."""
+    """The rows as CSV text, a header first, in chunks (for streaming); every cell but
+    the validated number neutralised against formula injection (:func:`safe_cell`)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for i, row in enumerate(rows, 1):
-        writer.writerow(row)
+        writer.writerow({k: v if k in SAFE_COLUMNS else safe_cell(v) for k, v in row.items()})
         if i % chunk_rows == 0:
             yield buf.getvalue()
             buf.seek(0)
