@@ -145,6 +145,26 @@ def _decode_text(raw: bytes, charset: str | None, what: str) -> str:
     return text.removeprefix("\ufeff")
 
 
+def _refuse_invalid_unicode(obj: Any, where: str) -> None:
+    """JSON may escape a lone surrogate (``"\\ud800"``): no text Exotel sends holds one, and
+    it cannot be stored or sent on, so such a request is refused, naming the field."""
+    stack: list[tuple[str, Any]] = [(where, obj)]
+    while stack:
+        name, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValidationError(f"{name[:60]} holds invalid Unicode (a lone surrogate)",
+                                      field=name[:60]) from None
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((str(key), key))
+                stack.append((str(key), item))
+        elif isinstance(value, list):
+            stack.extend((name, item) for item in value)
+
+
 def _load_json(raw: bytes, charset: str | None) -> dict[str, Any]:
     text = _decode_text(raw, charset, "JSON body")
     try:
@@ -153,6 +173,7 @@ def _load_json(raw: bytes, charset: str | None) -> dict[str, Any]:
         raise ValidationError(f"malformed JSON body: {str(exc)[:120]}", field="body") from exc
     if not isinstance(obj, dict):
         raise ValidationError("JSON body must be an object", field="body")
+    _refuse_invalid_unicode(obj, "body")
     return obj
 
 
@@ -272,9 +293,11 @@ def _strict_json_block(value: Any, name: str) -> Any:
     if not isinstance(value, str) or wire.scalar_text(value) is None:
         return value
     try:
-        return json.loads(value)
+        block = json.loads(value)
     except (ValueError, RecursionError) as exc:
         raise ValidationError(f"{name} is not valid JSON", field=name) from exc
+    _refuse_invalid_unicode(block, name)
+    return block
 
 
 def _from_document(doc: Mapping[str, Any], *, form: bool) -> CallUpdate:

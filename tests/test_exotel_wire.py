@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialer.exotel import responses, wire
+from dialer.errors import ValidationError
 from dialer.models import CallUpdate
 from dialer.webhooks import parse_callback
 
@@ -38,6 +39,11 @@ V1_POLL_KEYS = {  # callback field -> where a v1 Call object carries it
 def v1_callback_form(fields: dict[str, Any]) -> CallUpdate:
     body = urlencode(fields).encode()
     return parse_callback("POST", "application/x-www-form-urlencoded", body, {})
+
+
+def has_surrogate(fields: dict[str, Any]) -> bool:
+    return any(isinstance(v, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in v)
+               for v in fields.values())
 
 
 def v1_callback_json(fields: dict[str, Any]) -> CallUpdate:
@@ -171,28 +177,40 @@ UNSAFE = ["\ud800", "ab\udfffcd", "a\x00b", "\x00", "completed\ud83d"]
 
 @pytest.mark.parametrize("value", UNSAFE)
 def test_unsafe_strings_are_none_in_every_field(value: str) -> None:
+    """A poll answer's unsafe values are None; a callback holding a lone surrogate is
+    refused whole (it cannot come from Exotel), one with NUL reads like the poll."""
     fields = {k: value for k in (*V1_POLL_KEYS, "ConversationDuration", "EventType",
                                  "Leg1Status", "Leg2Status")}
     body = json.dumps(fields).encode()  # JSON escapes: "\ud800", "\u0000"
-    callback = parse_callback("POST", "application/json", body, {})
-    assert callback == CallUpdate(source="callback")
+    surrogate = any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
+    if surrogate:
+        with pytest.raises(ValidationError, match="invalid Unicode"):
+            parse_callback("POST", "application/json", body, {})
+    else:
+        assert parse_callback("POST", "application/json", body, {}) == CallUpdate(
+            source="callback")
     poll = v1_poll(fields)
     assert poll == CallUpdate(source="poll")
     v3 = {"sid": value, "status": value, "custom_field": value, "digits": value,
           "recordings": [{"url": "https://h/" + value}], "start_time": value}
-    v3_cb = parse_callback("POST", "application/json",
-                           json.dumps({"call_details": v3,
-                                       "event_details": {"event_type": value}}).encode(), {})
-    assert v3_cb == CallUpdate(source="callback")
+    v3_body = json.dumps({"call_details": v3, "event_details": {"event_type": value}}).encode()
+    if surrogate:
+        with pytest.raises(ValidationError, match="invalid Unicode"):
+            parse_callback("POST", "application/json", v3_body, {})
+    else:
+        assert parse_callback("POST", "application/json", v3_body, {}) == CallUpdate(
+            source="callback")
     v3_poll = responses.call_update_v3({"response": {"call_details": v3}})
     assert v3_poll == CallUpdate(source="poll")
 
 
-def test_a_call_sid_with_a_surrogate_is_none_and_the_rest_survives() -> None:
+def test_a_callback_with_a_surrogate_is_refused_and_a_poll_answer_drops_it() -> None:
     body = b'{"CallSid": "CA\\ud800", "Status": "completed", "CustomField": "ok"}'
-    update = parse_callback("POST", "application/json", body, {})
-    assert (update.call_sid, update.status, update.custom_field) == (None, "completed", "ok")
-    update.model_dump_json().encode("utf-8")  # downstream (Redis, events) can encode it
+    with pytest.raises(ValidationError, match="CallSid holds invalid Unicode"):
+        parse_callback("POST", "application/json", body, {})
+    poll = v1_poll({"CallSid": "CA\ud800", "Status": "completed"})
+    assert (poll.call_sid, poll.status) == (None, "completed")
+    poll.model_dump_json().encode("utf-8")  # downstream (Redis, events) can encode it
     assert responses.v1_call_sid({"Call": {"Sid": "CA\ud800"}}) is None
     assert responses.error_info({"RestException": {"Status": 400, "Message": "\ud800"}}) == (
         responses.ErrorInfo(400, 400, None))
@@ -224,6 +242,10 @@ V3_BLOCKS = st.dictionaries(
 @given(fields=V1_FIELDS)
 def test_property_v1_callback_json_equals_poll(fields: dict[str, Any]) -> None:
     poll = v1_poll(fields)
+    if has_surrogate(fields):
+        with pytest.raises(ValidationError):  # a lone surrogate: the callback is refused
+            v1_callback_json(fields)
+        return
     assert as_poll(v1_callback_json(fields)) == poll
     poll.model_dump_json().encode("utf-8")
 
@@ -232,6 +254,10 @@ def test_property_v1_callback_json_equals_poll(fields: dict[str, Any]) -> None:
 @given(call=V3_BLOCKS)
 def test_property_v3_callback_equals_poll(call: dict[str, Any]) -> None:
     body = json.dumps({"call_details": call, "event_details": {"event_type": "terminal"}})
+    if has_surrogate(call):
+        with pytest.raises(ValidationError):  # a lone surrogate: the callback is refused
+            parse_callback("POST", "application/json", body.encode(), {})
+        return
     callback = parse_callback("POST", "application/json", body.encode(), {})
     poll = responses.call_update_v3(responses.parse_body(
         json.dumps({"response": {"call_details": call}})))

@@ -135,10 +135,23 @@ def _offline_docs(app: FastAPI) -> None:
         return get_swagger_ui_oauth2_redirect_html()
 
 
+LABEL_READ_S = 0.3
+
+
 def install(app: FastAPI, settings: Settings, client: redis.Redis, publisher: Any) -> None:
     """Add the monitoring routes to the web app, and name calls in the reconcile messages
     it publishes (for Flower) when its publisher takes labels."""
     app.include_router(monitor_router(settings, client))
     _offline_docs(app)
     if hasattr(publisher, "labels") and publisher.labels is None:
-        publisher.labels = Labeler(client, Reader(settings, client).keys, settings.max_retries)
+        # a display name is never worth a wait: with Redis slow or frozen, a callback must
+        # answer within the connect timeout, so the labels' reads give up after LABEL_READ_S
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        from dialer.redis_conn import client_for
+
+        quick = client_for(settings, socket_timeout_s=min(LABEL_READ_S,
+                                                          settings.redis_connect_timeout_s),
+                           retry=Retry(NoBackoff(), 0), retry_on_error=[])
+        publisher.labels = Labeler(quick, Reader(settings, client).keys, settings.max_retries)
