@@ -42,8 +42,9 @@ class Stack:
         self.tmp = tmp
         self.web_port = free_port()
         self.web_url = f"http://127.0.0.1:{self.web_port}"
-        self.env = stack_env(redis_url, sim_url, self.web_url, callback_secret=CALLBACK_SECRET,
-                             api_token=API_TOKEN, **settings)
+        self.env = stack_env(redis_url, sim_url, self.web_url,
+                             callback_secret=settings.pop("callback_secret", CALLBACK_SECRET),
+                             api_token=settings.pop("api_token", API_TOKEN), **settings)
         self.dev = DevStack(self.env, tmp)
 
     @property

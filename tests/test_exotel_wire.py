@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dialer.exotel import responses, wire
 from dialer.errors import ValidationError
+from dialer.exotel import responses, wire
 from dialer.models import CallUpdate
 from dialer.webhooks import parse_callback
 
