@@ -12,8 +12,9 @@ unknown resolution). Dials come first:
   look-ups (minus those look-ups already hold), so polls and evidence are never starved
   for good by a saturating campaign — and when no look-up waits, dials use every slot;
 * a background look-up (``kind="background"``: the one look for Duration / Price after a
-  call ended) is a look-up admitted only while the window is less than half full, so it
-  never takes a slot a busy account's dials could use.
+  call ended) is a look-up admitted only while the window is less than half full and
+  look-ups hold less than half their share, so it never takes a slot a busy account's
+  dials, or the polls that decide a call's outcome, could use.
 
 One Lua script decides with Redis's own clock (``TIME``), so skewed clocks on the
 workers cannot let more than ``limit`` admissions into any window of ``window_s``. When
@@ -75,8 +76,12 @@ if lookup then
   local most = tonumber(ARGV[5])
   if g >= most then return {0, now, wait_for(KEYS[2], g, most)} end
   if ARGV[4] == 'background' then
+    -- at most half the window, and half the look-ups' share: polls that decide a call's
+    -- outcome are never kept waiting by the look for Duration / Price
     local half = math.floor(limit / 2)
     if n >= half then return {0, now, wait_for(KEYS[1], n, half)} end
+    local half_most = math.floor(most / 2)
+    if g >= half_most then return {0, now, wait_for(KEYS[2], g, half_most)} end
   elseif n >= limit then
     redis.call('SET', KEYS[3], '1', 'PX', math.ceil(window / 1000))
     return {0, now, wait_for(KEYS[1], n, limit)}

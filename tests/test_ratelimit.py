@@ -163,3 +163,10 @@ def test_background_lookups_only_use_a_quiet_window(r: redis.Redis) -> None:
     assert not d.admitted and d.wait_s > 0  # half full: a dial may need it
     assert not r.exists("k:starved")  # and the dials are not asked to make room
     assert limiter.acquire("k", "lookup").admitted
+
+
+def test_background_lookups_leave_half_the_lookup_share_to_polls(r: redis.Redis) -> None:
+    limiter = SlidingWindowLimiter(r, 100, 30.0, lookup_max=10)
+    got = sum(limiter.acquire("k", "background").admitted for _ in range(20))
+    assert got == 5  # half of the look-ups' share
+    assert sum(limiter.acquire("k", "lookup").admitted for _ in range(20)) == 5
