@@ -120,6 +120,16 @@ def _agent_number(call: dict[str, str]) -> str | None:
     return str(value) if value else None
 
 
+def _hold_agent(ctx: DialContext, account: str, agent: str, attempt_id: str) -> bool:
+    """Hold the agent for this attempt; a hold left by an ended attempt does not count."""
+    s = ctx.settings
+    hold = (account, agent, attempt_id, s.agent_max_concurrent_calls, int(s.agent_hold_s * 1000))
+    if ctx.store.agent_acquire(*hold):
+        return True
+    return bool(ctx.store.free_stale_agent_holds(account, agent)) and ctx.store.agent_acquire(
+        *hold)
+
+
 def _jitter_ms(ctx: DialContext, base_s: float) -> int:
     return int(base_s * 1000 * (1 + ctx.rand.uniform(0, 0.25)))
 
@@ -149,9 +159,7 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
                              detail=f"account {account!r} is not configured")
         return "rejected:account"
     agent = _agent_number(call)
-    if agent and not store.agent_acquire(account, agent, attempt_id,
-                                         s.agent_max_concurrent_calls,
-                                         int(s.agent_hold_s * 1000)):
+    if agent and not _hold_agent(ctx, account, agent, attempt_id):
         store.release(attempt_id, claim, _jitter_ms(ctx, s.agent_busy_wait_s), "agent busy")
         return "waiting:agent"
     try:

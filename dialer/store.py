@@ -412,6 +412,21 @@ class Store:
     def agent_release(self, account: str, number: str, attempt_id: str) -> None:
         self.r.zrem(self.keys.agent(account, number), attempt_id)
 
+    def free_stale_agent_holds(self, account: str, number: str) -> int:
+        """Drop an agent's holds by attempts that have ended (a release lost — with a Redis
+        failover, say — would otherwise keep the agent for the whole hold). Returns how
+        many were dropped."""
+        key = self.keys.agent(account, number)
+        holders = [str(a) for a in self.r.zrange(key, 0, -1)]
+        if not holders:
+            return 0
+        pipe = self.r.pipeline(transaction=False)
+        for aid in holders:
+            pipe.hget(self.keys.attempt(aid), "state")
+        stale = [aid for aid, state in zip(holders, pipe.execute(), strict=True)
+                 if state is None or is_terminal(str(state))]
+        return int(self.r.zrem(key, *stale)) if stale else 0
+
     # --- reports -------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Sizes of the working sets (for health checks and tests)."""

@@ -216,3 +216,15 @@ def test_a_dnd_number_joins_the_do_not_call_list(store: Store, clean_env: Any) -
     assert place_attempt(ctx, aid) == "rejected:dnd"
     assert store.r.sismember(CampaignKeys().global_dnc, CUSTOMER)
     assert json.loads(store.get_call(aid.rsplit("-", 1)[0])["request"])["To"] == CUSTOMER
+
+
+def test_a_hold_left_by_an_ended_attempt_does_not_keep_the_agent(store: Store,
+                                                                 clean_env: Any) -> None:
+    """A release lost (a Redis failover) must not block the agent for the whole hold."""
+    client = FakeClient()
+    first, second = new_call(store), new_call(store)
+    assert place_attempt(context(store, client), first) == "placed"
+    store.r.hset(store.keys.attempt(first), "state", "completed")  # ended; release lost
+    assert store.r.zscore(store.keys.agent("main", AGENT), first) is not None
+    assert place_attempt(context(store, client), second) == "placed"
+    assert store.r.zscore(store.keys.agent("main", AGENT), first) is None
