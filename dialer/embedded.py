@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -20,7 +19,7 @@ from types import TracebackType
 import redis
 
 from dialer.errors import DialerError, RedisUnavailableError, SettingsError
-from dialer.processes import die_with_parent
+from dialer.processes import die_with_parent, terminate
 from dialer.redact import redact_url
 
 __all__ = ["EmbeddedRedis", "check_redis", "free_port", "redact_url", "redis_url_for"]
@@ -151,14 +150,7 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, STOP_TIMEOUT_S)
 
     def __enter__(self) -> EmbeddedRedis:
         self.start()

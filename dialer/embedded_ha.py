@@ -14,7 +14,6 @@ Docker. Every child dies with its owner (``PR_SET_PDEATHSIG``, as :mod:`dialer.e
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from dialer.embedded import (
     redis_server_binary,
 )
 from dialer.errors import DialerError
-from dialer.processes import die_with_parent
+from dialer.processes import die_with_parent, terminate
 
 START_TIMEOUT_S = 20.0
 
@@ -86,14 +85,7 @@ class Sentinel:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, STOP_TIMEOUT_S)
 
 
 class EmbeddedCluster:

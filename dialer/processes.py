@@ -29,6 +29,18 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child before ex
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def terminate(proc: subprocess.Popen[Any] | None, timeout_s: float) -> None:
+    """SIGTERM ``proc`` and wait; SIGKILL it after ``timeout_s``. Nothing if it has ended."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
              interval_s: float = 0.05) -> Any:
     """Poll ``condition`` until it returns something truthy; ``TimeoutError`` names ``what``."""
