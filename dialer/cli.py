@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -19,83 +18,17 @@ from typing import Any, TypeVar
 import click
 
 from dialer import __version__
+from dialer.campaigns.cli import campaign
+from dialer.cli_helpers import PORT, check_listen, check_redis, fail, redis_of, settings_of
+from dialer.demo import demo
 from dialer.errors import (
     DialerError,
-    NotFoundError,
-    RedisUnavailableError,
-    SettingsError,
     ValidationError,
 )
-from dialer.settings import Settings, load_settings
+from dialer.flower_cli import flower
+from exotel_sim.cli import simulator
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_CODES: list[tuple[type[DialerError], int]] = [
-    (SettingsError, 3),
-    (NotFoundError, 4),
-    (RedisUnavailableError, 5),
-    (ValidationError, 2),
-    (DialerError, 1),
-]
-
-
-def _fail(exc: DialerError, debug: bool) -> None:
-    if debug:
-        raise exc
-    click.echo(f"error: {exc}", err=True)
-    code = next(c for cls, c in EXIT_CODES if isinstance(exc, cls))
-    sys.exit(code)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        try:
-            obj["settings"] = load_settings()
-        except SettingsError as exc:
-            _fail(exc, obj.get("debug", False))
-    settings: Settings = obj["settings"]
-    return settings
-
-
-def _check_redis(ctx: click.Context, settings: Settings) -> None:
-    """Fail fast (exit 3 without a URL, 5 when it does not answer) before any real work."""
-    from dialer import redis_conn
-
-    if not settings.redis_url:
-        _fail(SettingsError("DIALER_REDIS_URL is empty; start `dialer redis` and set it"),
-              ctx.obj.get("debug", False))
-    try:
-        redis_conn.check(settings)
-    except DialerError as exc:
-        _fail(exc, ctx.obj.get("debug", False))
-
-
-def _redis(ctx: click.Context, settings: Settings) -> Any:
-    from dialer import redis_conn
-
-    _check_redis(ctx, settings)
-    return redis_conn.client_for(settings)
-
-
-def check_listen(host: str, port: int) -> None:
-    """Raise ``DialerError`` unless ``host:port`` can be listened on right now."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise ValidationError(f"--host {host!r}: cannot be resolved ({exc})",
-                              field="host") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(address)
-        except OSError as exc:
-            raise DialerError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-
-
-PORT = click.IntRange(0, 65535)
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dialer")
@@ -118,14 +51,14 @@ def redis_cmd(ctx: click.Context, data_dir: Path | None, port: int) -> None:
     """Run the bundled redis-server in the foreground and print its URL."""
     from dialer.embedded import EmbeddedRedis
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     server = EmbeddedRedis(data_dir or settings.redis_data_dir, port=port or None)
     try:
         if port:
             check_listen("127.0.0.1", port)
         server.start()
     except DialerError as exc:
-        _fail(exc, ctx.obj["debug"])
+        fail(exc, ctx.obj["debug"])
     click.echo(f"DIALER_REDIS_URL={server.url}")
     click.echo(f"data: {server.data_dir} (AOF); Ctrl-C stops it", err=True)
     code = 0
@@ -161,7 +94,7 @@ def _celery(args: list[str]) -> None:
 @click.pass_context
 def worker_cmd(ctx: click.Context, concurrency: int, pool: str, extra: tuple[str, ...]) -> None:
     """Run a Celery worker on the calls, results and scheduling queues."""
-    _check_redis(ctx, _settings(ctx))
+    check_redis(ctx, settings_of(ctx))
     _celery(["worker", "-Q", "calls,results,scheduling", "-P", pool, "-c", str(concurrency),
              "-l", "INFO", *extra])
 
@@ -171,7 +104,7 @@ def worker_cmd(ctx: click.Context, concurrency: int, pool: str, extra: tuple[str
 @click.pass_context
 def beat_cmd(ctx: click.Context, extra: tuple[str, ...]) -> None:
     """Run Celery beat (one per host; the lease holder sends): pump, sweeper, poller, campaigns."""
-    _check_redis(ctx, _settings(ctx))
+    check_redis(ctx, settings_of(ctx))
     Path(".dialer").mkdir(parents=True, exist_ok=True)
     _celery(["beat", "-l", "INFO", "-s", ".dialer/celerybeat-schedule", *extra])
 
@@ -186,11 +119,11 @@ def web_cmd(ctx: click.Context, host: str, port: int) -> None:
 
     from dialer import access_log
 
-    _check_redis(ctx, _settings(ctx))
+    check_redis(ctx, settings_of(ctx))
     try:
         check_listen(host, port)
     except DialerError as exc:
-        _fail(exc, ctx.obj["debug"])
+        fail(exc, ctx.obj["debug"])
     uvicorn.run("dialer.web:app_from_env", factory=True, host=host, port=port,
                 log_level="info", log_config=access_log.log_config())
 
@@ -214,14 +147,14 @@ def call_cmd(ctx: click.Context, account: str | None, mode: str, from_: str, to:
     from dialer.producer import Producer
     from dialer.publisher import CeleryPublisher, broker_app
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     extra: dict[str, str] = {}
     for p in params:
         if "=" not in p:
-            _fail(ValidationError(f"--param {p!r}: expected NAME=VALUE"), ctx.obj["debug"])
+            fail(ValidationError(f"--param {p!r}: expected NAME=VALUE"), ctx.obj["debug"])
         name, value = p.split("=", 1)
         extra[name] = value
-    client = _redis(ctx, settings)
+    client = redis_of(ctx, settings)
     producer = Producer(client, settings, CeleryPublisher(broker_app(settings)))
     request = {"account": account, "mode": mode, "from": from_, "to": to,
                "caller_id": caller_id, "app_id": app_id, "params": extra,
@@ -229,7 +162,7 @@ def call_cmd(ctx: click.Context, account: str | None, mode: str, from_: str, to:
     try:
         call_id = producer.enqueue(request)
     except DialerError as exc:
-        _fail(exc, ctx.obj["debug"])
+        fail(exc, ctx.obj["debug"])
     click.echo(call_id)
 
 
@@ -246,12 +179,12 @@ def status_cmd(ctx: click.Context, call_id: str, as_json: bool) -> None:
     from dialer.status import call_view
     from dialer.store import Store
 
-    settings = _settings(ctx)
-    store = Store(_redis(ctx, settings), Keys(settings.key_prefix))
+    settings = settings_of(ctx)
+    store = Store(redis_of(ctx, settings), Keys(settings.key_prefix))
     try:
         view = call_view(store, call_id)
     except DialerError as exc:
-        _fail(exc, ctx.obj["debug"])
+        fail(exc, ctx.obj["debug"])
     if as_json:
         click.echo(json.dumps(view, indent=2))
         return
@@ -287,8 +220,8 @@ def unknown_cmd(ctx: click.Context) -> None:
     from dialer.status import iso_ms
     from dialer.store import Store, call_id_of
 
-    settings = _settings(ctx)
-    store = Store(_redis(ctx, settings), Keys(settings.key_prefix))
+    settings = settings_of(ctx)
+    store = Store(redis_of(ctx, settings), Keys(settings.key_prefix))
     table = Table("call id", "attempt", "since", "status", "detail")
     looking = store.zset_items(store.keys.unknown)
     for label, rows in (("given up", store.unresolved()), ("still looking up", looking)):
@@ -299,29 +232,12 @@ def unknown_cmd(ctx: click.Context) -> None:
     Console().print(table)
 
 
-def _register_subcommands() -> None:
-    """Command groups that live beside the concept they drive."""
-    import importlib
-
-    for module, name in (("exotel_sim.cli", "simulator"),
-                         ("dialer.campaigns.cli", "campaign"),
-                         ("dialer.flower_cli", "flower"),
-                         ("dialer.demo", "demo")):
-        try:
-            command = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):  # pragma: no cover - while being built
-            continue
-        if name == "simulator":
-            _check_port_first(command)
-        main.add_command(command)
-
-
-def _check_port_first(command: click.Command) -> None:
+def _check_port_first(command: click.Command) -> click.Command:
     """A taken ``--port`` of ``command`` is one line and exit 1, not the server's traceback
     (the simulator's own CLI lives in exotel_sim, which knows nothing of the dialer)."""
     callback = command.callback
     if callback is None:  # pragma: no cover
-        return
+        return command
     for param in command.params:
         if param.name == "port" and isinstance(param, click.Option):
             param.type = PORT
@@ -337,9 +253,14 @@ def _check_port_first(command: click.Command) -> None:
         return callback(*args, **kwargs)
 
     command.callback = checked
+    return command
 
 
-_register_subcommands()
+# command groups that live beside the concept they drive
+main.add_command(_check_port_first(simulator))
+main.add_command(campaign)
+main.add_command(flower)
+main.add_command(demo)
 
 
 if __name__ == "__main__":  # pragma: no cover

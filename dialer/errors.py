@@ -39,6 +39,10 @@ class ValidationError(DialerError):
         self.field = field
 
 
+class ConflictError(ValidationError):
+    """The request is valid but the current state does not allow it (HTTP 409)."""
+
+
 class InvalidNumberError(ValidationError):
     """A phone number could not be parsed or is not dialable."""
 

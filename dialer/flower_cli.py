@@ -119,12 +119,12 @@ def flower(ctx: click.Context, address: str, port: int, basic_auth: str, conf: P
 
     Extra arguments go to Flower as they are (e.g. --url_prefix=flower).
     """
-    from dialer.cli import _fail, _settings
+    from dialer.cli_helpers import fail, settings_of
     from dialer.errors import SettingsError
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if not settings.redis_url:
-        _fail(SettingsError("DIALER_REDIS_URL is empty; Flower watches the workers' Redis"),
+        fail(SettingsError("DIALER_REDIS_URL is empty; Flower watches the workers' Redis"),
               ctx.obj.get("debug", False))
     auth = parse_basic_auth(basic_auth)
     if not auth and not is_loopback(address):

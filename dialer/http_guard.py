@@ -12,12 +12,12 @@ from typing import Any
 
 import kombu.exceptions
 import redis
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dialer.errors import RedisUnavailableError
+from dialer.errors import ConflictError, NotFoundError, RedisUnavailableError, ValidationError
 
 MAX_API_BODY_BYTES = 1024 * 1024  # POST /v1/calls and any route without its own cap
 RETRY_AFTER_S = 5
@@ -107,6 +107,28 @@ async def _too_large(cap: int, send: Callable[[Message], Awaitable[None]]) -> No
     await send({"type": "http.response.body", "body": body})
 
 
+async def read_capped(request: Request, cap: int) -> bytes:
+    """The request body, refused with 413 past ``cap`` bytes (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise HTTPException(413, f"body larger than {cap} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap:
+            raise HTTPException(413, f"body larger than {cap} bytes")
+    return body
+
+
+# What a refusal of the library is over HTTP, most specific first (one mapping for every
+# router: the calls API, campaigns, monitoring).
+DIALER_ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (ValidationError, 422),
+)
+
+
 def short(text: Any) -> str:
     value = str(text)
     return value if len(value) <= MAX_MESSAGE_CHARS else value[:MAX_MESSAGE_CHARS] + "…"
@@ -135,6 +157,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return AsciiJSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                                  headers=exc.headers)
 
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        status = next(code for cls, code in DIALER_ERROR_STATUS if isinstance(exc, cls))
+        return AsciiJSONResponse({"detail": str(exc)}, status_code=status)
+
     async def too_deep(request: Request, exc: Exception) -> JSONResponse:
         return AsciiJSONResponse({"detail": "body is nested too deeply"}, status_code=422)
 
@@ -144,3 +170,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RecursionError, too_deep)
+    for refusal, _ in DIALER_ERROR_STATUS:
+        app.add_exception_handler(refusal, refused)

@@ -25,11 +25,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from dialer.campaigns.lifecycle import Lifecycle
-from dialer.campaigns.models import CampaignStateError
 from dialer.campaigns.repo import describe
 from dialer.campaigns.report import contact_rows, csv_chunks, summary
-from dialer.errors import NotFoundError, ValidationError
+from dialer.errors import ValidationError
 from dialer.http_auth import bearer_token_check
+from dialer.http_guard import read_capped
 from dialer.phone import normalize
 from dialer.settings import Settings
 
@@ -39,19 +39,12 @@ T = TypeVar("T")
 
 
 async def _run(fn: Callable[..., T], *args: Any) -> T:
-    try:
-        return await run_in_threadpool(fn, *args)
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except CampaignStateError as exc:
-        raise HTTPException(409, str(exc)) from None
-    except ValidationError as exc:
-        raise HTTPException(422, str(exc)) from None
+    """``fn`` off the event loop; its refusals become HTTP answers in one place
+    (:data:`dialer.http_guard.DIALER_ERROR_STATUS`)."""
+    return await run_in_threadpool(fn, *args)
 
 
 async def _json(request: Request, cap: int) -> Any:
-    from dialer.web import read_capped
-
     try:
         return json.loads(await read_capped(request, cap) or b"null",
                           parse_constant=_not_json)
@@ -100,8 +93,6 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
     @router.post("/campaigns/{cid}/contacts")
     async def import_contacts(cid: str, request: Request) -> dict[str, Any]:
         """Import CSV (``Content-Type: text/csv``) or JSON contacts; bad rows are reported."""
-        from dialer.web import read_capped
-
         body = await read_capped(request, MAX_IMPORT_BYTES)
         fmt = "json" if "json" in request.headers.get("content-type", "") else "csv"
         report = await _run(life.import_contacts, cid, body, fmt)

@@ -20,7 +20,7 @@ from dialer.campaigns.importer import ImportReport
 from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.repo import describe
 from dialer.campaigns.report import contact_rows, csv_chunks, summary
-from dialer.cli import _fail, _redis, _settings
+from dialer.cli_helpers import fail, redis_of, settings_of
 from dialer.errors import DialerError, ValidationError
 from dialer.phone import normalize
 
@@ -29,16 +29,16 @@ err = Console(stderr=True)
 
 
 def _life(ctx: click.Context) -> Lifecycle:
-    settings = _settings(ctx)
-    return Lifecycle.connect(_redis(ctx, settings), settings)
+    settings = settings_of(ctx)
+    return Lifecycle.connect(redis_of(ctx, settings), settings)
 
 
 def _do(ctx: click.Context, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
     try:
         return fn(*args, **kw)
     except DialerError as exc:
-        _fail(exc, ctx.obj.get("debug", False))
-        raise  # pragma: no cover - _fail exits
+        fail(exc, ctx.obj.get("debug", False))
+        raise  # pragma: no cover - fail exits
 
 
 @click.group("campaign")
@@ -288,7 +288,7 @@ def report_cmd(ctx: click.Context, campaign_id: str, output: Path | None) -> Non
         try:
             f = output.open("w", newline="", encoding="utf-8")
         except OSError as exc:
-            _fail(ValidationError(f"--output {str(output)!r}: cannot be written "
+            fail(ValidationError(f"--output {str(output)!r}: cannot be written "
                                   f"({exc.strerror})", field="output"), ctx.obj["debug"])
         with f:
             for chunk in chunks:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dialer.campaigns.pacing import max_calls_per_minute
 from dialer.campaigns.schedule import Cron, Window, parse_days, parse_hhmm, zone
-from dialer.errors import InvalidNumberError, ValidationError
+from dialer.errors import ConflictError, InvalidNumberError, ValidationError
 from dialer.models import Mode
 from dialer.phone import normalize
 from dialer.producer import CallRequest, validate
@@ -42,7 +42,7 @@ class CampaignState(StrEnum):
 FINAL_STATES = frozenset({CampaignState.COMPLETED, CampaignState.CANCELLED})
 
 
-class CampaignStateError(ValidationError):
+class CampaignStateError(ConflictError):
     """An action the campaign's current state does not allow (HTTP 409)."""
 
 

@@ -1,0 +1,89 @@
+"""Pieces every ``dialer`` subcommand shares: settings and Redis from the environment,
+one-line failures with the documented exit codes, port checks.
+
+Exit codes: 0 ok, 1 failure, 2 bad usage or bad input (click's convention), 3 settings,
+4 not found, 5 Redis unreachable.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from typing import Any
+
+import click
+
+from dialer.errors import (
+    DialerError,
+    NotFoundError,
+    RedisUnavailableError,
+    SettingsError,
+    ValidationError,
+)
+from dialer.settings import Settings, load_settings
+
+EXIT_CODES: list[tuple[type[DialerError], int]] = [
+    (SettingsError, 3),
+    (NotFoundError, 4),
+    (RedisUnavailableError, 5),
+    (ValidationError, 2),
+    (DialerError, 1),
+]
+
+
+def fail(exc: DialerError, debug: bool) -> None:
+    if debug:
+        raise exc
+    click.echo(f"error: {exc}", err=True)
+    code = next(c for cls, c in EXIT_CODES if isinstance(exc, cls))
+    sys.exit(code)
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        try:
+            obj["settings"] = load_settings()
+        except SettingsError as exc:
+            fail(exc, obj.get("debug", False))
+    settings: Settings = obj["settings"]
+    return settings
+
+
+def check_redis(ctx: click.Context, settings: Settings) -> None:
+    """Fail fast (exit 3 without a URL, 5 when it does not answer) before any real work."""
+    from dialer import redis_conn
+
+    if not settings.redis_url:
+        fail(SettingsError("DIALER_REDIS_URL is empty; start `dialer redis` and set it"),
+              ctx.obj.get("debug", False))
+    try:
+        redis_conn.check(settings)
+    except DialerError as exc:
+        fail(exc, ctx.obj.get("debug", False))
+
+
+def redis_of(ctx: click.Context, settings: Settings) -> Any:
+    from dialer import redis_conn
+
+    check_redis(ctx, settings)
+    return redis_conn.client_for(settings)
+
+
+def check_listen(host: str, port: int) -> None:
+    """Raise ``DialerError`` unless ``host:port`` can be listened on right now."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise ValidationError(f"--host {host!r}: cannot be resolved ({exc})",
+                              field="host") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as exc:
+            raise DialerError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+PORT = click.IntRange(0, 65535)
