@@ -327,7 +327,7 @@ def test_status_goes_queued_ringing_in_progress_completed(sim: Simulator) -> Non
 
 
 def test_a_call_not_connected_yet_can_be_canceled(sim: Simulator, rx: CallbackReceiver) -> None:
-    sim.configure(ring_s=100_000)  # leg 1 rings for 100 s real
+    sim.configure(ring_s=100_000, ring_timeout_s=100_000)  # leg 1 rings for 100 s real
     call_sid = place(sim, StatusCallback=rx.url)
     wait_for(lambda: details(sim, call_sid)["Status"] == "ringing", 5, "ringing",
              interval_s=0.01)
