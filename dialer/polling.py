@@ -40,6 +40,7 @@ from dialer.errors import (
     NotFoundError,
     RateLimitedError,
     RedisUnavailableError,
+    SettingsError,
 )
 from dialer.models import CallUpdate, Mode
 from dialer.ratelimit import Kind, SlidingWindowLimiter
@@ -182,7 +183,7 @@ class _Poller:
         account = call.get("account", "")
         try:
             offset = s.account(account).utc_offset_minutes
-        except Exception:  # an account removed from the settings: nothing to ask
+        except SettingsError:  # an account removed from the settings: nothing to ask
             self._expire_unknown(zset, aid, attempt, force=True)
             return
         filters = _list_filters(call, posted_ms, s.unknown_match_window_s, offset)
