@@ -13,13 +13,11 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import (
     AnyHttpUrl,
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -30,48 +28,10 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from dialer.account import AccountSettings
 from dialer.errors import SettingsError
-from dialer.redact import is_sensitive, redact_url
-
-ENV_PREFIX = "DIALER_"
-
-REGION_HOSTS: dict[str, tuple[str, str]] = {
-    # region: (v1 host, v3 CCM host)
-    "singapore": ("https://api.exotel.com", "https://ccm-api.exotel.com"),
-    "mumbai": ("https://api.in.exotel.com", "https://ccm-api.in.exotel.com"),
-}
-
-
-class AccountSettings(BaseModel):
-    """One Exotel account. ``api_token`` is a secret and never printed."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    sid: str = Field(min_length=1, max_length=128)
-    api_key: str = Field(min_length=1, max_length=256)
-    api_token: SecretStr
-    region: Literal["singapore", "mumbai"] = "singapore"
-    # An explicit base URL (e.g. the simulator) replaces both regional hosts.
-    base_url: AnyHttpUrl | None = None
-    caller_id: str | None = Field(default=None, description="default CallerId / virtual number")
-    # Exotel's timestamps (DateCreated …) are local to the account: IST for Exotel India.
-    utc_offset_minutes: int = Field(default=330, ge=-720, le=840)
-
-    @field_validator("api_token")
-    @classmethod
-    def _token_not_empty(cls, v: SecretStr) -> SecretStr:
-        if not v.get_secret_value():
-            raise ValueError("api_token must not be empty")
-        return v
-
-    @property
-    def v1_base_url(self) -> str:
-        return str(self.base_url).rstrip("/") if self.base_url else REGION_HOSTS[self.region][0]
-
-    @property
-    def v3_base_url(self) -> str:
-        return str(self.base_url).rstrip("/") if self.base_url else REGION_HOSTS[self.region][1]
+from dialer.redact import redact_url
+from dialer.settings_errors import ENV_PREFIX, describe_error
 
 
 class Settings(BaseSettings):
@@ -359,43 +319,6 @@ class Settings(BaseSettings):
         )
 
 
-_SECRET_FIELDS = {"api_token", "callback_secret", "redis_sentinel_password"}
-
-
-def _masked(value: Any) -> Any:
-    """``value`` with every secret-looking entry of a mapping masked, containers shortened."""
-    if isinstance(value, Mapping):
-        return {str(k): "<secret>" if is_sensitive(str(k)) or str(k) in _SECRET_FIELDS
-                else _masked(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return f"<a list of {len(value)}>"
-    return value
-
-
-def _shown(loc: list[str], value: Any) -> str:
-    """What an error message may show of a bad ``value`` at ``loc``: never a secret."""
-    if any(p in _SECRET_FIELDS or is_sensitive(p) for p in loc):
-        return "<secret>"
-    if loc[0] == "redis_url" and isinstance(value, str):
-        return repr(redact_url(value))
-    if loc[0] == "accounts" and len(loc) < 3 and not isinstance(value, Mapping):
-        return f"<{type(value).__name__}>"  # a bare string or list there may be a token
-    return repr(_masked(value))
-
-
-def _describe(err: dict[str, Any]) -> str:
-    loc = [str(p) for p in err.get("loc", ())]
-    if not loc:  # a check across several fields: the message names them
-        return str(err.get("msg"))
-    var = ENV_PREFIX + loc[0].upper()
-    where = ".".join(loc[1:])
-    value = _shown(loc, err.get("input"))
-    inner = f" at {where}" if where else ""
-    if len(value) > 200:
-        value = value[:200] + "…"
-    return f"{var}{inner}: {err.get('msg')} (got {value})"
-
-
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     """Settings from a ``DIALER_*`` mapping (the environment handed to a child process)."""
     values: dict[str, Any] = {k[len(ENV_PREFIX):].lower(): v for k, v in env.items()
@@ -421,5 +344,5 @@ def load_settings(**overrides: Any) -> Settings:
         var = ENV_PREFIX + match.group(1).upper() if match else "a DIALER_* variable"
         raise SettingsError(f"invalid settings:\n  {var}: not valid JSON ({exc})") from None
     except ValidationError as exc:
-        lines = [_describe(e) for e in exc.errors(include_url=False)]  # type: ignore[arg-type]
+        lines = [describe_error(e) for e in exc.errors(include_url=False)]  # type: ignore[arg-type]
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
