@@ -112,20 +112,9 @@ class DevStack:
 
     def web(self, port: int) -> Child:
         """The web app, once ``/healthz`` answers 200."""
-        import requests
-
         child = self.start("web", web_args(port))
         url = f"http://127.0.0.1:{port}/healthz"
-
-        def healthy() -> bool:
-            if child.proc.poll() is not None:
-                raise RuntimeError(f"web exited:\n{child.output[-4000:]}")
-            try:
-                return requests.get(url, timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_for(healthy, 30, "the web app to answer /healthz")
+        wait_for(lambda: child.answers(url), 30, "the web app to answer /healthz")
         return child
 
     def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Child:

@@ -54,6 +54,16 @@ def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
         time.sleep(interval_s)
 
 
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie waiting for its reaper counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().split(") ", 1)[-1].startswith("Z")
+
+
 class Child:
     """A child process whose combined output is collected line by line."""
 
@@ -88,6 +98,18 @@ class Child:
             return any(text in line for line in self.lines)
 
         wait_for(seen, timeout_s, f"{self.name} to print {text!r}")
+
+    def answers(self, url: str) -> bool:
+        """Whether ``url`` answers 200 now; fail at once if the child (the server) exited."""
+        import requests
+
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n"
+                               f"{self.output[-4000:]}")
+        try:
+            return requests.get(url, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the whole process group and wait for the child."""

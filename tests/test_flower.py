@@ -171,22 +171,13 @@ def run(password_redis_url: str, tmp_path: Path,
             flower = Proc("flower", [DIALER, "flower", "--port", str(port)], env, tmp_path)
             stack.procs.append(flower)
             url = f"http://127.0.0.1:{port}"
-            wait_for(lambda: _answers(flower, f"{url}/healthcheck"), 30, "Flower to answer")
+            wait_for(lambda: flower.answers(f"{url}/healthcheck"), 30, "Flower to answer")
             yield stack, url
         finally:
             stack.stop()
             failed = getattr(request.node, "rep_call", None)
             if failed is not None and failed.failed:
                 print(stack.dump())
-
-
-def _answers(proc: Proc, url: str) -> bool:
-    if proc.proc.poll() is not None:
-        raise AssertionError(f"{proc.name} exited:\n{proc.output[-4000:]}")
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def _get(url: str, **params: Any) -> requests.Response:

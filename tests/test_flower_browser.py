@@ -65,15 +65,7 @@ def test_flower_tasks_page_names_calls_and_shows_outcomes(
     stack.procs.append(flower)
     url = f"http://127.0.0.1:{port}"
 
-    def answers() -> bool:
-        if flower.proc.poll() is not None:
-            raise AssertionError(f"flower exited:\n{flower.output[-3000:]}")
-        try:
-            return requests.get(f"{url}/healthcheck", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    wait_for(answers, 30, "Flower to answer")
+    wait_for(lambda: flower.answers(f"{url}/healthcheck"), 30, "Flower to answer")
     app = broker_app(stack.settings().redis_url)
 
     def flower_sees_events() -> bool:  # a harmless message: its attempt does not exist

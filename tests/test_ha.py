@@ -27,6 +27,7 @@ from dialer.errors import RedisUnavailableError, SettingsError
 from dialer.exotel.client import ExotelClient
 from dialer.keys import Keys
 from dialer.periodic import JobRunner
+from dialer.processes import gone
 from dialer.producer import Producer
 from dialer.ratelimit import SlidingWindowLimiter
 from dialer.scheduler import Lease
@@ -341,13 +342,5 @@ def test_every_child_of_the_cluster_dies_with_its_owner(tmp_path: Path) -> None:
     pids = [int(p) for p in owner.lines[0].split()]
     assert len(pids) == 5
     owner.kill()
-
-    def gone(pid: int) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        stat = Path(f"/proc/{pid}/stat")
-        return not stat.exists() or stat.read_text().split(") ", 1)[-1].startswith("Z")
 
     wait_for(lambda: all(gone(p) for p in pids), 10, "every child to die with its owner")

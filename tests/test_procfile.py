@@ -16,9 +16,9 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-import requests
 
 from dialer.embedded import free_port
+from dialer.processes import gone
 from tests.stack import ROOT, Proc, Stack, wait_for
 
 pytest.importorskip("honcho")
@@ -42,32 +42,13 @@ def test_the_procfile_has_the_four_process_types() -> None:
     assert "${PORT" in lines["web"]
 
 
-def _answers(proc: Proc, url: str) -> bool:
-    if proc.proc.poll() is not None:
-        raise AssertionError(f"{proc.name} exited ({proc.proc.returncode}):\n{proc.output}")
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def _children(proc: Proc) -> list[int]:
     """Pids honcho reports for the processes it started ("web.1 started (pid=123)")."""
     return [int(p) for p in re.findall(r"started \(pid=(\d+)\)", proc.output)]
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    # A zombie waiting for honcho's reaper counts as gone.
-    stat = Path(f"/proc/{pid}/stat")
-    return not stat.exists() or stat.read_text().split(") ", 1)[-1].startswith("Z")
-
-
 def _all_gone(pids: list[int]) -> bool:
-    return all(_gone(pid) for pid in pids)
+    return all(gone(pid) for pid in pids)
 
 
 @pytest.fixture()
@@ -88,7 +69,7 @@ def honcho(redis_url: str, tmp_path: Path) -> Iterator[Callable[[str, dict[str, 
         proc.stop(timeout_s=20)  # SIGTERM to honcho; it SIGTERMs each child's group
         children = _children(proc)
         for pid in children:  # never leave one behind, even if honcho was killed
-            if not _gone(pid):
+            if not gone(pid):
                 os.killpg(pid, signal.SIGKILL)
         assert children, proc.output
         wait_for(partial(_all_gone, children), 10, "honcho's children to exit")
@@ -97,7 +78,7 @@ def honcho(redis_url: str, tmp_path: Path) -> Iterator[Callable[[str, dict[str, 
 def test_web_answers_healthz_on_port(honcho: Callable[[str, dict[str, str]], Proc]) -> None:
     port = free_port()
     proc = honcho("web", {"PORT": str(port)})
-    wait_for(lambda: _answers(proc, f"http://127.0.0.1:{port}/healthz"), 30,
+    wait_for(lambda: proc.answers(f"http://127.0.0.1:{port}/healthz"), 30,
              "the web line to answer /healthz")
 
 
@@ -126,5 +107,5 @@ def test_a_beat_on_every_host_one_leads(honcho: Callable[[str, dict[str, str]], 
 def test_flower_answers_on_its_port(honcho: Callable[[str, dict[str, str]], Proc]) -> None:
     port = free_port()
     proc = honcho("flower", {"FLOWER_PORT": str(port)})
-    wait_for(lambda: _answers(proc, f"http://127.0.0.1:{port}/"), 30,
+    wait_for(lambda: proc.answers(f"http://127.0.0.1:{port}/"), 30,
              "the flower line to answer")

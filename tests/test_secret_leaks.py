@@ -57,7 +57,7 @@ def stack(password_redis: str, tmp_path: Path, request: pytest.FixtureRequest
             web = Child("web", [sys.executable, "-m", "dialer.cli", "web", "--port",
                                 str(port)], s.env, ROOT)  # info level: the access log
             s.procs.append(web)
-            wait_for(lambda: _up(web, s.web_url), 30, "the web app")
+            wait_for(lambda: web.answers(f"{s.web_url}/healthz"), 30, "the web app")
             s.start_worker("w1")
             s.start_beat()
             flower_port = free_port()
@@ -66,7 +66,7 @@ def stack(password_redis: str, tmp_path: Path, request: pytest.FixtureRequest
                                       str(flower_port)], env, tmp_path)
             s.procs.append(flower)
             s.flower_url = f"http://127.0.0.1:{flower_port}"  # type: ignore[attr-defined]
-            wait_for(lambda: _up(flower, s.flower_url, "/healthcheck"), 30,  # type: ignore
+            wait_for(lambda: flower.answers(f"{s.flower_url}/healthcheck"), 30,  # type: ignore
                      "Flower")
             yield s
         finally:
@@ -74,15 +74,6 @@ def stack(password_redis: str, tmp_path: Path, request: pytest.FixtureRequest
             failed = getattr(request.node, "rep_call", None)
             if failed is not None and failed.failed:
                 print(s.dump())
-
-
-def _up(child: Child, url: str, path: str = "/healthz") -> bool:
-    if child.proc.poll() is not None:
-        raise AssertionError(child.output[-3000:])
-    try:
-        return requests.get(f"{url}{path}", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def redis_text(url: str) -> str:

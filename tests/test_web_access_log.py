@@ -36,16 +36,8 @@ def web(request: pytest.FixtureRequest, redis_url: str, tmp_path: Path
     child = start(request.param, env, port)
     url = f"http://127.0.0.1:{port}"
 
-    def up() -> bool:
-        if child.proc.poll() is not None:
-            raise AssertionError(child.output[-3000:])
-        try:
-            return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
     try:
-        wait_for(up, 30, f"{request.param} to answer")
+        wait_for(lambda: child.answers(f"{url}/healthz"), 30, f"{request.param} to answer")
         yield child, url
     finally:
         child.stop()
