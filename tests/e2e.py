@@ -6,10 +6,12 @@ from collections import Counter
 from typing import Any
 
 import redis
+import requests
 
 from dialer.keys import Keys
 from dialer.store import Store
 from exotel_sim import Simulator, inspect
+from tests.stack import API_TOKEN, Stack
 
 FINAL_CALL_STATES = {"completed", "busy", "no-answer", "failed", "rejected", "cancelled",
                      "unknown"}
@@ -64,3 +66,28 @@ def raw_celery_message(task: str, kwargs: dict[str, Any], queue: str = "calls") 
                        "delivery_info": {"exchange": queue, "routing_key": queue},
                        "priority": 0},
     })
+
+
+def mixed_requests(n: int) -> list[dict[str, str]]:
+    """Answered, busy / no-answer / failed on leg 2 (not retried), failed on leg 1
+    (retried once), no-answer on leg 1 (retried once)."""
+    out = []
+    for i in range(n):
+        agent, customer = f"+9198100{i:04d}0", f"+9198200{i:04d}0"
+        kind = i % 6
+        if kind in (1, 2, 3):
+            customer = customer[:-2] + ("91", "92", "93")[kind - 1]
+        elif kind == 4:
+            agent = agent[:-2] + "93"
+        elif kind == 5:
+            agent = agent[:-2] + "92"
+        out.append({"from": agent, "to": customer})
+    return out
+
+
+def enqueue_http(stack: Stack, calls: list[dict[str, str]]) -> list[str]:
+    """POST ``calls`` to the stack's HTTP API as one list; their call ids."""
+    resp = requests.post(f"{stack.web_url}/v1/calls", json=calls,
+                         headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30)
+    assert resp.status_code == 202, resp.text
+    return list(resp.json()["call_ids"])

@@ -25,9 +25,8 @@ from dialer.publisher import CALLS_QUEUE, PLACE_CALL, broker_app
 from dialer.store import Store
 from exotel_sim import SimConfig, Simulator
 from tests.browser import DOCS, browser_page  # noqa: F401 (a fixture)
-from tests.e2e import all_final
+from tests.e2e import all_final, enqueue_http, mixed_requests
 from tests.stack import API_TOKEN, CALLBACK_SECRET, Proc, wait_for
-from tests.test_monitor_e2e import enqueue, mixed_requests
 
 pytestmark = pytest.mark.slow
 DIALER = str(Path(sys.executable).with_name("dialer"))
@@ -77,7 +76,7 @@ def test_flower_tasks_page_names_calls_and_shows_outcomes(
             return False
 
     wait_for(flower_sees_events, 30, "Flower's event receiver", interval_s=0.1)
-    ids = enqueue(stack, mixed_requests(12))
+    ids = enqueue_http(stack, mixed_requests(12))
     store = Store(redis.Redis.from_url(redis_url, decode_responses=True), Keys())
     wait_for(lambda: all_final(store, ids), 90, "all calls final", interval_s=0.2)
 

@@ -12,7 +12,7 @@ from dialer.campaigns.lifecycle import Lifecycle
 from dialer.errors import ValidationError
 from dialer.producer import Producer
 from dialer.settings import Settings
-from tests.test_campaign_helpers import settings_for, spec
+from tests.campaigns.helpers import settings_for, spec
 
 ACCOUNT = {"name": "main", "sid": "AC1", "api_key": "k", "api_token": "t",
            "base_url": "http://127.0.0.1:9", "caller_id": "08030752400"}

@@ -12,7 +12,7 @@ from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.models import CampaignStateError
 from dialer.campaigns.queue import Contact
 from dialer.errors import NotFoundError, ValidationError
-from tests.test_campaign_helpers import csv_of, life_for, number, spec
+from tests.campaigns.helpers import csv_of, life_for, number, spec
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from dialer.cli import main
-from tests.test_campaign_helpers import ACCOUNT, csv_of, number
+from tests.campaigns.helpers import ACCOUNT, csv_of, number
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ import pytest
 from dialer.exotel import responses
 from dialer.exotel.responses import ErrorInfo, MalformedResponseError, parse_body
 from dialer.models import CallUpdate
-from tests.test_exotel_seeds import (
+from tests.exotel.seed_bodies import (
     V1_CONNECT_JSON,
     V1_CONNECT_XML,
     V1_DETAILS_JSON,

@@ -22,7 +22,7 @@ from dialer.keys import Keys
 from dialer.store import Store
 from exotel_sim import SimConfig, Simulator
 from tests.browser import DOCS, browser_page  # noqa: F401 (a fixture)
-from tests.e2e import all_final, call_posts, call_states
+from tests.e2e import all_final, call_posts, call_states, enqueue_http, mixed_requests
 from tests.stack import API_TOKEN, Stack, wait_for
 
 pytestmark = pytest.mark.slow
@@ -52,29 +52,6 @@ def by(metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
         if n == name:
             out[dict(labels)[label]] += int(value)
     return dict(out)
-
-
-def mixed_requests(n: int) -> list[dict[str, str]]:
-    """Answered, busy / no-answer / failed on leg 2 (not retried), failed on leg 1
-    (retried once), no-answer on leg 1 (retried once)."""
-    out = []
-    for i in range(n):
-        agent, customer = f"+9198100{i:04d}0", f"+9198200{i:04d}0"
-        kind = i % 6
-        if kind in (1, 2, 3):
-            customer = customer[:-2] + ("91", "92", "93")[kind - 1]
-        elif kind == 4:
-            agent = agent[:-2] + "93"
-        elif kind == 5:
-            agent = agent[:-2] + "92"
-        out.append({"from": agent, "to": customer})
-    return out
-
-
-def enqueue(stack: Stack, calls: list[dict[str, str]]) -> list[str]:
-    resp = requests.post(f"{stack.web_url}/v1/calls", json=calls, headers=AUTH, timeout=30)
-    assert resp.status_code == 202, resp.text
-    return list(resp.json()["call_ids"])
 
 
 def truth_mismatches(stack: Stack, sim: Simulator, store: Store,
@@ -126,7 +103,7 @@ def test_every_counter_equals_the_simulators_truth(redis_url: str, sim: Simulato
                                                    stack_factory: Any) -> None:
     stack = stack_factory()
     stack.start_all()
-    ids = enqueue(stack, mixed_requests(24))
+    ids = enqueue_http(stack, mixed_requests(24))
     store = Store(redis.Redis.from_url(redis_url, decode_responses=True), Keys())
     wait_for(lambda: all_final(store, ids), 120, "all calls final", interval_s=0.2)
     sim.wait_idle(10)
@@ -169,7 +146,7 @@ def test_the_live_page_shows_the_figures_and_updates(
                          timeout=10)
     assert resp.status_code == 201, resp.text
     cid = resp.json()["id"]
-    ids = enqueue(stack, mixed_requests(12))
+    ids = enqueue_http(stack, mixed_requests(12))
     store = Store(redis.Redis.from_url(redis_url, decode_responses=True), Keys())
     wait_for(lambda: all_final(store, ids), 90, "all calls final", interval_s=0.2)
 
@@ -202,7 +179,7 @@ def test_the_live_page_shows_the_figures_and_updates(
              "the page to update")
     points = int(page.get_attribute('svg[data-chart="main"]', "data-points") or 0)
     assert points >= 3
-    more = enqueue(stack, mixed_requests(3))
+    more = enqueue_http(stack, mixed_requests(3))
     wait_for(lambda: figure("calls.created") == "15", 20, "the page to count new calls")
     wait_for(lambda: all_final(store, more), 60, "the new calls final")
     wait_for(shown_equals_api, 20, "the page to show the new figures", interval_s=0.3)

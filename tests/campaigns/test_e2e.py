@@ -15,9 +15,9 @@ import redis
 from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.report import contact_rows, summary
 from exotel_sim import SimConfig, Simulator
+from tests.campaigns.helpers import csv_of, number, settings_of_env, spec
 from tests.e2e import call_posts, max_in_window, posts_per_attempt
 from tests.stack import Proc, Stack, wait_for
-from tests.test_campaign_helpers import csv_of, number, settings_of_env, spec
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.tick import tick
 from dialer.publisher import CeleryPublisher, broker_app
 from dialer.web import create_app
-from tests.test_campaign_helpers import IST_NOON, csv_of, number, settings_for, spec
+from tests.campaigns.helpers import IST_NOON, csv_of, number, settings_for, spec
 
 TOKEN = "api-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

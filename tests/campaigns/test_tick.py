@@ -14,7 +14,7 @@ from dialer.campaigns.repo import CampaignRepo
 from dialer.campaigns.report import contact_rows, summary
 from dialer.campaigns.tick import tick
 from dialer.errors import ValidationError
-from tests.test_campaign_helpers import (
+from tests.campaigns.helpers import (
     IST_NOON,
     campaign_calls,
     csv_of,

@@ -8,7 +8,6 @@ list of Call objects like the single call details.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -19,9 +18,8 @@ from dialer.errors import RateLimitedError, TransientError, ValidationError
 from dialer.exotel import ListedCall, responses
 from dialer.exotel.bulk import IST, parse_page
 from dialer.exotel.client import ExotelClient
-from tests.test_exotel_client import (
+from tests.exotel.loopback import (
     BASIC,
-    READ_TIMEOUT_S,
     SID,
     TOKEN,
     Reply,
@@ -31,25 +29,6 @@ from tests.test_exotel_client import (
 
 PATH = f"/v1/Accounts/{SID}/Calls.json"
 
-
-@pytest.fixture(autouse=True)
-def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                 "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture()
-def server() -> Iterator[ScriptedExotel]:
-    with ScriptedExotel() as srv:
-        yield srv
-
-
-@pytest.fixture()
-def client(server: ScriptedExotel) -> Iterator[ExotelClient]:
-    with ExotelClient(make_account(server.url), connect_timeout_s=1.0,
-                      read_timeout_s=READ_TIMEOUT_S, get_backoff_s=0.01) as c:
-        yield c
 
 START = datetime(2024, 5, 1, 4, 30, tzinfo=UTC)  # 10:00 IST
 END = START + timedelta(minutes=30)

@@ -186,7 +186,7 @@ def test_the_grafana_dashboard_uses_only_metrics_that_exist(tc: TestClient) -> N
     text = tc.get("/metrics", headers=AUTH).text
     served = {s.name for f in text_string_to_metric_families(text) for s in f.samples}
     served |= {f"{f.name}" for f in text_string_to_metric_families(text)}
-    dash = json.loads((Path(__file__).parents[1] / "config" / "grafana-dialer.json")
+    dash = json.loads((Path(__file__).parents[2] / "config" / "grafana-dialer.json")
                       .read_text())
     exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
     used = {m for e in exprs for m in re.findall(r"\bdialer_[a-z0-9_]+", e)}

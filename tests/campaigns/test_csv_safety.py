@@ -19,7 +19,7 @@ from dialer.campaigns.lifecycle import Lifecycle
 from dialer.cli import main
 from dialer.publisher import CeleryPublisher, broker_app
 from dialer.web import create_app
-from tests.test_campaign_helpers import ACCOUNT, number, settings_for, spec
+from tests.campaigns.helpers import ACCOUNT, number, settings_for, spec
 
 TOKEN = "api-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
