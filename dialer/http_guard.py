@@ -18,8 +18,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dialer.errors import ConflictError, NotFoundError, RedisUnavailableError, ValidationError
+from dialer.webhooks import MAX_CALLBACK_BODY_BYTES
 
 MAX_API_BODY_BYTES = 1024 * 1024  # POST /v1/calls and any route without its own cap
+MAX_SPEC_BYTES = 8 * 1024 * 1024  # a campaign spec with inline contacts, a DNC list
+MAX_IMPORT_BYTES = 32 * 1024 * 1024  # a contacts CSV: ~ 1 million rows
 RETRY_AFTER_S = 5
 MAX_ERRORS_SHOWN = 20
 MAX_MESSAGE_CHARS = 300
@@ -42,11 +45,8 @@ class AsciiJSONResponse(JSONResponse):
 
 def body_cap(path: str) -> int:
     """The largest body route ``path`` takes (its own reader may be stricter)."""
-    from dialer.campaigns.api import MAX_IMPORT_BYTES, MAX_SPEC_BYTES
-    from dialer.webhooks import MAX_CALLBACK_BODY_BYTES as callback_cap
-
     if path.startswith("/v1/callbacks/"):
-        return callback_cap
+        return MAX_CALLBACK_BODY_BYTES
     if _CONTACTS_PATH.match(path):
         return MAX_IMPORT_BYTES
     if path.startswith(("/v1/campaigns", "/v1/dnc")):

@@ -31,6 +31,7 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 from dialer.account import AccountSettings
 from dialer.errors import SettingsError
 from dialer.redact import redact_url
+from dialer.redis_conn import validate_url
 from dialer.settings_errors import ENV_PREFIX, describe_error
 
 
@@ -247,8 +248,6 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, v: str) -> str:
-        from dialer.redis_conn import validate_url
-
         v = validate_url(v)
         if v.startswith(("redis://", "rediss://")):
             try:

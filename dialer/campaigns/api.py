@@ -29,12 +29,10 @@ from dialer.campaigns.repo import describe
 from dialer.campaigns.report import contact_rows, csv_chunks, summary
 from dialer.errors import ValidationError
 from dialer.http_auth import bearer_token_check
-from dialer.http_guard import read_capped
+from dialer.http_guard import MAX_IMPORT_BYTES, MAX_SPEC_BYTES, read_capped
 from dialer.phone import normalize
 from dialer.settings import Settings
 
-MAX_SPEC_BYTES = 8 * 1024 * 1024  # a spec with inline contacts
-MAX_IMPORT_BYTES = 32 * 1024 * 1024  # ~ 1 million CSV rows
 T = TypeVar("T")
 
 
