@@ -79,7 +79,7 @@ def test_two_thousand_contacts_match_the_simulators_truth(stacks: Any, sim: Simu
         retry={"max_retries": 1, "backoff_base_s": 0.2, "backoff_max_s": 0.5}))
     assert life.import_contacts(cid, csv_of(numbers)).imported == 2000
     life.start(cid)
-    wait_for(lambda: is_over(life, cid), 150, "the campaign to complete", interval_s=0.5)
+    wait_for(lambda: is_over(life, cid), 400, "the campaign to complete", interval_s=0.5)
     s = summary(life, cid)
     assert s["state"] == "completed"
     assert s["by_status"] == {"completed": 1400, "busy": 200, "no-answer": 200, "failed": 200}
