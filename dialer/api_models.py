@@ -45,9 +45,14 @@ ERROR_DESCRIPTIONS = {
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: each status with :class:`ErrorBody`."""
-    return {code: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[code]}
-            for code in codes}
+    """``responses=`` for a route: each status with :class:`ErrorBody` as JSON (also on a
+    route whose success is not JSON, e.g. ``report.csv``)."""
+    return {code: error_response(code) for code in codes}
+
+
+def error_response(code: int) -> dict[str, Any]:
+    return {"description": ERROR_DESCRIPTIONS[code], "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
 
 
 class CallAccepted(BaseModel):

@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from dialer.api_models import ERROR_DESCRIPTIONS, REQUEST_MODELS, ErrorBody
+from dialer.api_models import REQUEST_MODELS, ErrorBody, error_response
 
 REF = "#/components/schemas/{model}"
 EVERY_API_ERROR = (401, 503)
@@ -68,19 +68,14 @@ def complete(doc: dict[str, Any]) -> None:
             responses = op.setdefault("responses", {})
             for code, answer in list(responses.items()):
                 if _is_fastapi_422(answer):
-                    responses[code] = _error(422)
+                    responses[code] = error_response(422)
             if not path.startswith("/v1/") or path.startswith("/v1/callbacks/"):
                 continue
             op.setdefault("security", [{"bearerAuth": []}])
             for code in EVERY_API_ERROR:
-                responses.setdefault(str(code), _error(code))
+                responses.setdefault(str(code), error_response(code))
     schemes = doc["components"].setdefault("securitySchemes", {})
     schemes.setdefault("bearerAuth", {"type": "http", "scheme": "bearer"})
-
-
-def _error(code: int) -> dict[str, Any]:
-    return {"description": ERROR_DESCRIPTIONS[code], "content": {
-        "application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
 
 
 def _is_fastapi_422(answer: dict[str, Any]) -> bool:

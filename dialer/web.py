@@ -23,6 +23,7 @@ import redis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -59,7 +60,8 @@ def create_app(settings: Settings, client: redis.Redis, publisher: CeleryPublish
     """Build the app from explicit settings and connections (the CLI is the edge)."""
     app = FastAPI(title="exotel-dialer", version="0.1.0",
                   description="Enqueue Exotel calls, read their status, receive callbacks.",
-                  default_response_class=AsciiJSONResponse)
+                  default_response_class=AsciiJSONResponse,
+                  generate_unique_id_function=operation_id)
     app.add_middleware(BodyCapMiddleware)
     install_error_handlers(app)
     _callback_routes(app, settings.callback_secret.get_secret_value(), publisher)
@@ -70,10 +72,13 @@ def create_app(settings: Settings, client: redis.Redis, publisher: CeleryPublish
     return app
 
 
+def operation_id(route: APIRoute) -> str:
+    """OpenAPI operation ids are the route functions' names: a generated client's
+    functions read ``get_call``, ``create_campaign``…"""
+    return route.name
+
+
 def _callback_routes(app: FastAPI, secret: str, publisher: CeleryPublisher) -> None:
-    @app.api_route("/v1/callbacks/exotel/{attempt_id}", methods=["GET", "POST"],
-                   tags=["exotel"], response_model=CallbackAccepted,
-                   responses=errors(400, 403, 413, 503), openapi_extra=CALLBACK_DOC)
     async def exotel_callback(attempt_id: str, request: Request) -> JSONResponse:
         """Exotel's StatusCallback (the dialer signs its URL per attempt; not for clients)."""
         query = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
@@ -92,6 +97,12 @@ def _callback_routes(app: FastAPI, secret: str, publisher: CeleryPublisher) -> N
             return AsciiJSONResponse({"detail": short(exc)}, status_code=400)
         await run_in_threadpool(publisher.reconcile, attempt_id, payload)
         return JSONResponse({"accepted": True})
+
+    for method in ("GET", "POST"):  # one operation id each
+        app.add_api_route("/v1/callbacks/exotel/{attempt_id}", exotel_callback,
+                          methods=[method], operation_id=f"exotel_callback_{method.lower()}",
+                          tags=["exotel"], response_model=CallbackAccepted,
+                          responses=errors(400, 403, 413, 503), openapi_extra=CALLBACK_DOC)
 
 
 def _api_routes(

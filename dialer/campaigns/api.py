@@ -140,7 +140,7 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
 
     @router.post("/campaigns/{cid}/dnc", response_model=DncAdded, responses=errors(404, 422),
                  openapi_extra=json_body("DncNumbers"))
-    async def campaign_dnc(cid: str, request: Request) -> dict[str, int]:
+    async def campaign_dnc_add(cid: str, request: Request) -> dict[str, int]:
         """Add numbers to the campaign's do-not-call list."""
         numbers = await _run(_numbers, await _json(request, MAX_SPEC_BYTES))
         return {"added": await _run(life.repo.add_dnc, numbers, cid)}
@@ -154,7 +154,7 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
 
     @router.post("/campaigns/{cid}/{action}", response_model=CampaignStateView,
                  responses=errors(404, 409))
-    async def act(cid: str, action: Annotated[str, Path(
+    async def campaign_action(cid: str, action: Annotated[str, Path(
             description="start | pause | resume | cancel",
             json_schema_extra={"enum": list(ACTIONS)})]) -> dict[str, Any]:
         """start | pause | resume | cancel."""
@@ -169,7 +169,7 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
                 responses={200: {"description": "one row per contact",
                                  "content": {"text/csv": {"schema": {"type": "string"}}}},
                            **errors(404)})
-    async def report_csv(cid: str) -> CSVResponse:
+    async def campaign_report_csv(cid: str) -> CSVResponse:
         """One row per contact: its status, every attempt's outcome, talk time."""
         await _run(life.repo.get, cid)
         return CSVResponse(
@@ -177,20 +177,20 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
             headers={"Content-Disposition": f'attachment; filename="campaign-{cid}.csv"'})
 
     @router.get("/dnc", response_model=DncList)
-    async def global_dnc_list() -> dict[str, Any]:
+    async def dnc_list() -> dict[str, Any]:
         """The global do-not-call numbers."""
         return {"numbers": await _run(life.repo.dnc_numbers)}
 
     @router.post("/dnc", response_model=DncAdded, responses=errors(422),
                  openapi_extra=json_body("DncNumbers"))
-    async def global_dnc(request: Request) -> dict[str, int]:
+    async def dnc_add(request: Request) -> dict[str, int]:
         """Add numbers to the global do-not-call list (every campaign)."""
         numbers = await _run(_numbers, await _json(request, MAX_SPEC_BYTES))
         return {"added": await _run(life.repo.add_dnc, numbers)}
 
     @router.delete("/dnc", response_model=DncRemoved, responses=errors(422),
                    openapi_extra=json_body("DncNumbers"))
-    async def global_dnc_remove(request: Request) -> dict[str, int]:
+    async def dnc_remove(request: Request) -> dict[str, int]:
         """Remove numbers from the global do-not-call list."""
         numbers = await _run(_numbers, await _json(request, MAX_SPEC_BYTES))
         return {"removed": await _run(life.repo.remove_dnc, numbers)}
