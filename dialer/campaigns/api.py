@@ -38,10 +38,10 @@ from dialer.api_models import (
     ImportReportView,
     errors,
 )
-from dialer.campaigns.idle import idle_reasons
+from dialer.campaigns.idle import with_idle_reasons
 from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.repo import describe
-from dialer.campaigns.report import contact_rows, csv_chunks, summary
+from dialer.campaigns.report import contact_rows, csv_chunks
 from dialer.errors import ValidationError
 from dialer.http_auth import bearer_token_check
 from dialer.http_guard import read_capped
@@ -197,8 +197,3 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
 
     return router
 
-
-def with_idle_reasons(life: Lifecycle, cid: str) -> dict[str, Any]:
-    """The campaign's summary and why nothing is dialling (empty while it dials)."""
-    s = summary(life, cid)
-    return {**s, "idle_reasons": idle_reasons(life, cid, s)}

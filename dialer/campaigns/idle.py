@@ -13,7 +13,14 @@ from typing import Any
 
 from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.models import CampaignState
+from dialer.campaigns.report import summary as campaign_summary
 from dialer.models import Mode
+
+
+def with_idle_reasons(life: Lifecycle, cid: str) -> dict[str, Any]:
+    """The campaign's summary and why nothing is dialling (``idle_reasons``)."""
+    s = campaign_summary(life, cid)
+    return {**s, "idle_reasons": idle_reasons(life, cid, s)}
 
 
 def idle_reasons(life: Lifecycle, cid: str, summary: dict[str, Any],
