@@ -116,7 +116,7 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
                   title=title)
     for row in text_rows:
         table.add_row(*(Text(v) for v in row))
-    needed = Measurement.get(console, console.options, table).minimum
+    needed = Measurement.get(console, console.options.update_width(100_000), table).minimum
     width = console.width
     try:
         console.width = max(width, needed)
