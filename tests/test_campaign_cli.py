@@ -86,8 +86,10 @@ def test_show_says_why_nothing_is_dialling_and_ids_are_whole(runner: CliRunner,
                                                              monkeypatch: pytest.MonkeyPatch
                                                              ) -> None:
     monkeypatch.setenv("COLUMNS", "80")
+    contacts = clean_env / "contacts.csv"
+    contacts.write_bytes(csv_of([number(1), number(2)]))
     created = runner.invoke(main, ["campaign", "create", "--name", "a campaign with a long "
-                                   "name", "--app-id", "123"])
+                                   "name", "--app-id", "123", "--contacts", str(contacts)])
     cid = created.stdout.strip()
     shown = runner.invoke(main, ["campaign", "show", cid, "--json"])
     assert json.loads(shown.stdout)["idle_reasons"] == [
@@ -99,4 +101,6 @@ def test_show_says_why_nothing_is_dialling_and_ids_are_whole(runner: CliRunner,
     header, row = listed.stdout.splitlines()
     assert header.split("\t")[0] == "id" and row.split("\t")[0] == cid
     report = runner.invoke(main, ["campaign", "report", cid, "--json"])
-    assert report.exit_code == 0 and report.stdout == ""  # no contacts, no lines
+    assert report.exit_code == 0, report.output
+    rows = [json.loads(line) for line in report.stdout.splitlines()]
+    assert sorted(r["number"] for r in rows) == [number(1), number(2)]
