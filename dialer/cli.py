@@ -6,7 +6,6 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or bad input (click's convention), 3 se
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -19,12 +18,10 @@ import click
 
 from dialer import __version__
 from dialer.campaigns.cli import campaign
-from dialer.cli_helpers import PORT, check_listen, check_redis, fail, redis_of, settings_of
+from dialer.cli_calls import COMMANDS as CALL_COMMANDS
+from dialer.cli_helpers import PORT, check_listen, check_redis, fail, settings_of
 from dialer.demo import demo
-from dialer.errors import (
-    DialerError,
-    ValidationError,
-)
+from dialer.errors import DialerError
 from dialer.flower_cli import flower
 from exotel_sim.cli import simulator
 
@@ -128,110 +125,6 @@ def web_cmd(ctx: click.Context, host: str, port: int) -> None:
                 log_level="info", log_config=access_log.log_config())
 
 
-@main.command("call")
-@click.option("--account", default=None, help="Account name (default: the first).")
-@click.option("--mode", type=click.Choice(["connect", "flow", "v3"]), default="connect",
-              show_default=True)
-@click.option("--from", "from_", required=True, help="Called first (agent, or customer).")
-@click.option("--to", default=None, help="The customer (connect, v3).")
-@click.option("--caller-id", default=None, help="ExoPhone (default: the account's).")
-@click.option("--app-id", default=None, help="Call flow id (flow mode).")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Any Exotel parameter, e.g. TimeLimit=600 (repeatable).")
-@click.option("--idempotency-key", default=None)
-@click.pass_context
-def call_cmd(ctx: click.Context, account: str | None, mode: str, from_: str, to: str | None,
-             caller_id: str | None, app_id: str | None, params: tuple[str, ...],
-             idempotency_key: str | None) -> None:
-    """Enqueue one call and print its id."""
-    from dialer.producer import Producer
-    from dialer.publisher import CeleryPublisher, broker_app
-
-    settings = settings_of(ctx)
-    extra: dict[str, str] = {}
-    for p in params:
-        if "=" not in p:
-            fail(ValidationError(f"--param {p!r}: expected NAME=VALUE"), ctx.obj["debug"])
-        name, value = p.split("=", 1)
-        extra[name] = value
-    client = redis_of(ctx, settings)
-    producer = Producer(client, settings, CeleryPublisher(broker_app(settings)))
-    request = {"account": account, "mode": mode, "from": from_, "to": to,
-               "caller_id": caller_id, "app_id": app_id, "params": extra,
-               "idempotency_key": idempotency_key}
-    try:
-        call_id = producer.enqueue(request)
-    except DialerError as exc:
-        fail(exc, ctx.obj["debug"])
-    click.echo(call_id)
-
-
-@main.command("status")
-@click.argument("call_id")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.pass_context
-def status_cmd(ctx: click.Context, call_id: str, as_json: bool) -> None:
-    """Show a call, its attempts, each leg's status and timestamps."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from dialer.keys import Keys
-    from dialer.status import call_view
-    from dialer.store import Store
-
-    settings = settings_of(ctx)
-    store = Store(redis_of(ctx, settings), Keys(settings.key_prefix))
-    try:
-        view = call_view(store, call_id)
-    except DialerError as exc:
-        fail(exc, ctx.obj["debug"])
-    if as_json:
-        click.echo(json.dumps(view, indent=2))
-        return
-    console = Console()
-    console.print(f"call [bold]{view['id']}[/] account {view['account']} mode {view['mode']}: "
-                  f"[bold]{view['state']}[/]")
-    console.print(f"from {view['from_number'] or '-'} to {view['to_number'] or '-'}"
-                  + (f" · campaign {view['campaign_id']}" if view["campaign_id"] else ""))
-    facts = [f"{name} {view[key]}" for name, key in (
-        ("duration", "duration_s"), ("price", "price"), ("recording", "recording_url"))
-        if view[key] is not None]
-    if facts:
-        console.print(" · ".join(facts))
-    if view["waiting_for"]:
-        console.print(f"waiting for: {view['waiting_for']}")
-    table = Table("#", "state", "call sid", "leg 1", "leg 2", "claimed", "ended", "detail",
-                  "retry decision")
-    for a in view["attempts"]:
-        table.add_row(*(str(a.get(k) or "") for k in (
-            "n", "state", "call_sid", "leg1_status", "leg2_status", "claimed_at",
-            "terminal_at", "detail", "decision_reason")))
-    console.print(table)
-
-
-@main.command("unknown")
-@click.pass_context
-def unknown_cmd(ctx: click.Context) -> None:
-    """List calls whose outcome stayed unknown (never redialled: check them by hand)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from dialer.keys import Keys
-    from dialer.status import iso_ms
-    from dialer.store import Store, call_id_of
-
-    settings = settings_of(ctx)
-    store = Store(redis_of(ctx, settings), Keys(settings.key_prefix))
-    table = Table("call id", "attempt", "since", "status", "detail")
-    looking = store.zset_items(store.keys.unknown)
-    for label, rows in (("given up", store.unresolved()), ("still looking up", looking)):
-        for aid, _ in rows:
-            attempt = store.hash(store.keys.attempt(aid))
-            table.add_row(call_id_of(aid), aid, iso_ms(attempt.get("outcome_at")) or "",
-                          label, attempt.get("detail", ""))
-    Console().print(table)
-
-
 def _check_port_first(command: click.Command) -> click.Command:
     """A taken ``--port`` of ``command`` is one line and exit 1, not the server's traceback
     (the simulator's own CLI lives in exotel_sim, which knows nothing of the dialer)."""
@@ -261,6 +154,8 @@ main.add_command(_check_port_first(simulator))
 main.add_command(campaign)
 main.add_command(flower)
 main.add_command(demo)
+for command in CALL_COMMANDS:  # call, status, unknown, resolve
+    main.add_command(command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,5 +1,5 @@
 """Pieces every ``dialer`` subcommand shares: settings and Redis from the environment,
-one-line failures with the documented exit codes, port checks.
+one-line failures with the documented exit codes, port checks, tables that never cut an id.
 
 Exit codes: 0 ok, 1 failure, 2 bad usage or bad input (click's convention), 3 settings,
 4 not found, 5 Redis unreachable.
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import socket
 import sys
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
 
 import click
 
@@ -31,7 +32,7 @@ EXIT_CODES: list[tuple[type[DialerError], int]] = [
 ]
 
 
-def fail(exc: DialerError, debug: bool) -> None:
+def fail(exc: DialerError, debug: bool) -> NoReturn:
     if debug:
         raise exc
     click.echo(f"error: {exc}", err=True)
@@ -87,3 +88,38 @@ def check_listen(host: str, port: int) -> None:
 
 
 PORT = click.IntRange(0, 65535)
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
+                full: Sequence[str] = (), title: str | None = None,
+                console: Any = None) -> None:
+    """Print rows so that no id is ever cut.
+
+    Piped (not a terminal): tab-separated lines, the header first — whole values, for
+    ``cut`` / ``awk``. On a terminal: a table whose ``full`` columns (ids, URLs) never wrap
+    or shrink; a terminal narrower than they need gets the table at the width they need
+    (the terminal wraps the lines, not the ids).
+    """
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.table import Column, Table
+    from rich.text import Text
+
+    console = console or Console()
+    text_rows = [["" if v is None else str(v) for v in row] for row in rows]
+    if not console.is_terminal:
+        for line in ([*columns], *text_rows):
+            console.file.write("\t".join(" ".join(v.split()) for v in line) + "\n")
+        console.file.flush()
+        return
+    table = Table(*(Column(c, no_wrap=c in full, overflow="fold") for c in columns),
+                  title=title)
+    for row in text_rows:
+        table.add_row(*(Text(v) for v in row))
+    needed = Measurement.get(console, console.options.update_width(100_000), table).minimum
+    width = console.width
+    try:
+        console.width = max(width, needed)
+        console.print(table)
+    finally:
+        console.width = width

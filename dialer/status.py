@@ -11,14 +11,39 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from dialer.models import AttemptState, Mode
 from dialer.store import Store
 
 EXOTEL_TZ = timezone(timedelta(minutes=330))  # Exotel India's timestamps (IST)
 _OFFSET = re.compile(r"[+-]\d{2}:?\d{2}$|Z$")
+
+
+class CallState(StrEnum):
+    """Where a call stands (``state``); the last seven are final."""
+
+    QUEUED = "queued"  # its attempt waits for a worker (or in the due set: see waiting_for)
+    DIALING = "dialing"  # a worker is placing it
+    IN_PROGRESS = "in-progress"  # Exotel accepted it; its status is awaited
+    RETRY_WAIT = "retry-wait"  # an attempt ended; the next one waits for its backoff
+    AWAITING_EVIDENCE = "awaiting-evidence"  # ended; the legs are looked up to decide a retry
+    UNKNOWN = "unknown"  # the POST's outcome is unknown: looked up, never redialled blindly
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    REJECTED = "rejected"  # Exotel refused the request (never placed)
+    CANCELLED = "cancelled"  # cancelled before it was dialled
+    ABSENT = "absent"  # its outcome was unknown, then it was proven never created
+
+
+FINAL_CALL_STATES = frozenset({CallState.COMPLETED, CallState.BUSY, CallState.NO_ANSWER,
+                               CallState.FAILED, CallState.REJECTED, CallState.CANCELLED,
+                               CallState.ABSENT})
 
 
 class AttemptView(BaseModel):
@@ -26,8 +51,7 @@ class AttemptView(BaseModel):
 
     id: str = Field(description="<call id>-<n>")
     n: int = Field(description="1 for the first attempt, 2 for the first retry …")
-    state: str = Field(description="pending | dialing | placed | unknown | completed | busy | "
-                                   "no-answer | failed | rejected | cancelled | absent")
+    state: AttemptState
     call_sid: str | None = Field(default=None, description="Exotel's CallSid")
     status: str | None = Field(default=None, description="Exotel's overall status")
     leg1_status: str | None = Field(default=None, description="first leg (the agent / From)")
@@ -43,8 +67,8 @@ class AttemptView(BaseModel):
     last_wait: str | None = Field(default=None, description="why it last waited")
     http_429: int = Field(default=0, description="429s Exotel answered it")
     transport_failures: int = 0
-    decision: str | None = Field(default=None, description="retry | final | pending (waits "
-                                 "for leg evidence)")
+    decision: Literal["retry", "final", "pending"] | None = Field(
+        default=None, description="pending: waits for leg evidence")
     decision_reason: str | None = Field(default=None, description="why it was (not) retried")
     created_at: datetime | None = None
     claimed_at: datetime | None = None
@@ -59,11 +83,9 @@ class CallView(BaseModel):
 
     id: str
     account: str
-    mode: str = Field(description="connect | flow | v3")
-    state: str = Field(description="queued | dialing | in-progress | retry-wait | "
-                                   "awaiting-evidence | unknown | completed | busy | "
-                                   "no-answer | failed | rejected | cancelled | absent")
-    final_status: str | None = None
+    mode: Mode
+    state: CallState
+    final_status: CallState | None = Field(default=None, description="once final")
     from_number: str | None = Field(default=None, description="the agent (connect, v3) or "
                                     "the customer (flow)")
     to_number: str | None = Field(default=None, description="the customer (connect, v3)")
@@ -184,7 +206,11 @@ def build_view(call: dict[str, str], attempts: list[dict[str, str]]) -> CallView
     )
 
 
+def call_model(store: Store, call_id: str) -> CallView:
+    """The view of ``call_id``. Raises ``NotFoundError``."""
+    return build_view(store.get_call(call_id), store.attempts_of(call_id))
+
+
 def call_view(store: Store, call_id: str) -> dict[str, Any]:
     """The JSON view of ``call_id`` (:class:`CallView`). Raises ``NotFoundError``."""
-    call = store.get_call(call_id)
-    return build_view(call, store.attempts_of(call_id)).model_dump(mode="json")
+    return call_model(store, call_id).model_dump(mode="json")

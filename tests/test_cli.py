@@ -23,8 +23,8 @@ def test_every_command_has_help() -> None:
     runner = CliRunner()
     top = runner.invoke(main, ["--help"])
     assert top.exit_code == 0
-    for name in ("call", "status", "unknown", "worker", "beat", "web", "redis", "simulator",
-                 "demo"):
+    for name in ("call", "status", "unknown", "resolve", "worker", "beat", "web", "redis",
+                 "simulator", "demo"):
         assert name in top.output
         res = runner.invoke(main, [name, "--help"])
         assert res.exit_code == 0 and "Usage" in res.output, name

@@ -266,7 +266,7 @@ def _failover_run(stack: Stack, cluster: EmbeddedCluster, sim: Simulator) -> Non
     settings = stack.settings()
     client = redis_conn.client_for(settings)
     stack.start_web()
-    stack.start_worker("w1")
+    stack.dev.worker("w1", loglevel="DEBUG")  # the periodic runs are logged at DEBUG
     beats = [start_scheduler(stack, "beat-a"), start_scheduler(stack, "beat-b")]
     wait_for(lambda: _leader_pid(client) in {b.proc.pid for b in beats}, 10, "a leader")
     ids = Producer(client, settings).enqueue_many(

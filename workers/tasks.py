@@ -30,7 +30,44 @@ log = logging.getLogger("dialer.tasks")
 # Beat's housekeeping (pump, sweep, poll; the campaign tick) runs every second or so and
 # sends no task events: Flower lists the calls, not thousands of pump rows. Their work
 # shows in the domain metrics (due-set depth and age, requests, ticks) at ``dialer web``'s
-# /metrics; their failures are logged.
+# /metrics; their failures are logged. A worker's INFO log is about calls: Celery's
+# "received" / "succeeded" lines of housekeeping tasks (and beat's "Sending due task"),
+# and the periodic runs' bookkeeping (``dialer.periodic``) are logged at DEBUG (``-l DEBUG``
+# shows them); their warnings and errors keep their level.
+HOUSEKEEPING = frozenset({names.PUMP_DUE, names.SWEEP, names.POLL_CALLS, names.CAMPAIGN_TICK})
+CELERY_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "celery.beat")
+HOUSEKEEPING_LOGGERS = ("dialer.periodic",)
+
+
+class HousekeepingAtDebug(logging.Filter):
+    """Turns a housekeeping INFO record into a DEBUG one (dropped unless DEBUG is on)."""
+
+    def __init__(self, every_info: bool) -> None:
+        super().__init__()
+        self.every_info = every_info  # False: only records naming a housekeeping task
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        args = record.args
+        named = [args.get("name")] if isinstance(args, dict) else list(args or ())
+        if not self.every_info and not any(n in HOUSEKEEPING for n in named
+                                           if isinstance(n, str)):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def install_log_levels() -> None:
+    """Once per process (the worker imports this module; so does each prefork child)."""
+    for names_, every in ((CELERY_TASK_LOGGERS, False), (HOUSEKEEPING_LOGGERS, True)):
+        for logger_name in names_:
+            target = logging.getLogger(logger_name)
+            if not any(isinstance(f, HousekeepingAtDebug) for f in target.filters):
+                target.addFilter(HousekeepingAtDebug(every))
+
+
+install_log_levels()
 
 
 @beat_init.connect

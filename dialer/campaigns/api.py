@@ -6,10 +6,13 @@
 * ``GET /v1/campaigns`` · ``GET /v1/campaigns/{id}`` (counts, progress)
 * ``POST /v1/campaigns/{id}/start|pause|resume|cancel``
 * ``GET /v1/campaigns/{id}/report.csv`` — one row per contact, every attempt's outcome
-* ``POST /v1/campaigns/{id}/dnc`` · ``POST /v1/dnc`` — ``{"numbers": [...]}``
+* ``POST /v1/campaigns/{id}/dnc`` · ``POST /v1/dnc`` — ``{"numbers": [...]}`` (add);
+  ``GET`` lists, ``DELETE`` (same body) removes
 
 Errors: 401 token, 404 unknown campaign, 409 not allowed in the campaign's state,
-413 body too large, 422 invalid input.
+413 body too large, 422 invalid input — each with the one error body
+(:class:`dialer.api_models.ErrorBody`). Bodies are read by hand (caps, NaN refused); their
+schemas are declared with ``openapi_extra`` (:mod:`dialer.openapi`).
 """
 
 from __future__ import annotations
@@ -17,23 +20,41 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import redis
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from dialer.api_models import (
+    CampaignCreated,
+    CampaignListItem,
+    CampaignStateView,
+    CampaignSummary,
+    DncAdded,
+    DncList,
+    DncRemoved,
+    ImportReportView,
+    errors,
+)
+from dialer.campaigns.idle import with_idle_reasons
 from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.repo import describe
-from dialer.campaigns.report import contact_rows, csv_chunks, summary
+from dialer.campaigns.report import contact_rows, csv_chunks
 from dialer.errors import ValidationError
 from dialer.http_auth import bearer_token_check
 from dialer.http_guard import MAX_IMPORT_BYTES, MAX_SPEC_BYTES, read_capped
+from dialer.openapi import contacts_body, json_body
 from dialer.phone import normalize
 from dialer.settings import Settings
 
 T = TypeVar("T")
+ACTIONS = ("start", "pause", "resume", "cancel")
+
+
+class CSVResponse(StreamingResponse):
+    media_type = "text/csv"
 
 
 async def _run(fn: Callable[..., T], *args: Any) -> T:
@@ -83,12 +104,15 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
                        dependencies=[Depends(bearer_token_check(settings.api_token.get_secret_value()))])
     create = functools.partial(_create, life)
 
-    @router.post("/campaigns", status_code=201)
+    @router.post("/campaigns", status_code=201, response_model=CampaignCreated,
+                 response_model_by_alias=True, responses=errors(413, 422),
+                 openapi_extra=json_body("CampaignCreate", "a campaign spec"))
     async def create_campaign(request: Request) -> dict[str, Any]:
         """Create a campaign (draft; ``"start": true`` schedules it at once)."""
         return await _run(create, await _json(request, MAX_SPEC_BYTES))
 
-    @router.post("/campaigns/{cid}/contacts")
+    @router.post("/campaigns/{cid}/contacts", response_model=ImportReportView,
+                 responses=errors(404, 409, 413, 422), openapi_extra=contacts_body())
     async def import_contacts(cid: str, request: Request) -> dict[str, Any]:
         """Import CSV (``Content-Type: text/csv``) or JSON contacts; bad rows are reported."""
         body = await read_capped(request, MAX_IMPORT_BYTES)
@@ -96,22 +120,41 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
         report = await _run(life.import_contacts, cid, body, fmt)
         return report.to_dict()
 
-    @router.get("/campaigns")
+    @router.get("/campaigns", response_model=list[CampaignListItem])
     async def list_campaigns() -> list[dict[str, Any]]:
+        """Every campaign, newest first."""
         return [describe(c) for c in await _run(life.repo.list_all)]
 
-    @router.get("/campaigns/{cid}")
+    @router.get("/campaigns/{cid}", response_model=CampaignSummary, responses=errors(404))
     async def get_campaign(cid: str) -> dict[str, Any]:
-        """Counts by status, attempts, answered rate, average talk time, progress."""
-        return await _run(summary, life, cid)
+        """Counts by status, attempts, answered rate, average talk time, progress, and
+        why nothing is dialling (``idle_reasons``)."""
+        return await _run(with_idle_reasons, life, cid)
 
-    @router.post("/campaigns/{cid}/dnc")
-    async def campaign_dnc(cid: str, request: Request) -> dict[str, int]:
+    @router.get("/campaigns/{cid}/dnc", response_model=DncList, responses=errors(404))
+    async def campaign_dnc_list(cid: str) -> dict[str, Any]:
+        """The campaign's do-not-call numbers."""
+        return {"numbers": await _run(life.repo.dnc_numbers, cid)}
+
+    @router.post("/campaigns/{cid}/dnc", response_model=DncAdded, responses=errors(404, 422),
+                 openapi_extra=json_body("DncNumbers"))
+    async def campaign_dnc_add(cid: str, request: Request) -> dict[str, int]:
+        """Add numbers to the campaign's do-not-call list."""
         numbers = await _run(_numbers, await _json(request, MAX_SPEC_BYTES))
         return {"added": await _run(life.repo.add_dnc, numbers, cid)}
 
-    @router.post("/campaigns/{cid}/{action}")
-    async def act(cid: str, action: str) -> dict[str, Any]:
+    @router.delete("/campaigns/{cid}/dnc", response_model=DncRemoved,
+                   responses=errors(404, 422), openapi_extra=json_body("DncNumbers"))
+    async def campaign_dnc_remove(cid: str, request: Request) -> dict[str, int]:
+        """Remove numbers from the campaign's do-not-call list."""
+        numbers = await _run(_numbers, await _json(request, MAX_SPEC_BYTES))
+        return {"removed": await _run(life.repo.remove_dnc, numbers, cid)}
+
+    @router.post("/campaigns/{cid}/{action}", response_model=CampaignStateView,
+                 responses=errors(404, 409))
+    async def campaign_action(cid: str, action: Annotated[str, Path(
+            description="start | pause | resume | cancel",
+            json_schema_extra={"enum": list(ACTIONS)})]) -> dict[str, Any]:
         """start | pause | resume | cancel."""
         actions = {"start": life.start, "pause": life.pause, "resume": life.resume,
                    "cancel": life.cancel}
@@ -120,16 +163,35 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
         state = await _run(actions[action], cid)
         return {"id": cid, "state": state.value}
 
-    @router.get("/campaigns/{cid}/report.csv")
-    async def report_csv(cid: str) -> StreamingResponse:
+    @router.get("/campaigns/{cid}/report.csv", response_class=CSVResponse,
+                responses={200: {"description": "one row per contact",
+                                 "content": {"text/csv": {"schema": {"type": "string"}}}},
+                           **errors(404)})
+    async def campaign_report_csv(cid: str) -> CSVResponse:
+        """One row per contact: its status, every attempt's outcome, talk time."""
         await _run(life.repo.get, cid)
-        return StreamingResponse(
-            csv_chunks(contact_rows(life, cid)), media_type="text/csv",
+        return CSVResponse(
+            csv_chunks(contact_rows(life, cid)),
             headers={"Content-Disposition": f'attachment; filename="campaign-{cid}.csv"'})
 
-    @router.post("/dnc")
-    async def global_dnc(request: Request) -> dict[str, int]:
+    @router.get("/dnc", response_model=DncList)
+    async def dnc_list() -> dict[str, Any]:
+        """The global do-not-call numbers."""
+        return {"numbers": await _run(life.repo.dnc_numbers)}
+
+    @router.post("/dnc", response_model=DncAdded, responses=errors(422),
+                 openapi_extra=json_body("DncNumbers"))
+    async def dnc_add(request: Request) -> dict[str, int]:
+        """Add numbers to the global do-not-call list (every campaign)."""
         numbers = await _run(_numbers, await _json(request, MAX_SPEC_BYTES))
         return {"added": await _run(life.repo.add_dnc, numbers)}
 
+    @router.delete("/dnc", response_model=DncRemoved, responses=errors(422),
+                   openapi_extra=json_body("DncNumbers"))
+    async def dnc_remove(request: Request) -> dict[str, int]:
+        """Remove numbers from the global do-not-call list."""
+        numbers = await _run(_numbers, await _json(request, MAX_SPEC_BYTES))
+        return {"removed": await _run(life.repo.remove_dnc, numbers)}
+
     return router
+

@@ -1,5 +1,7 @@
 """``dialer campaign …``: create | import | start | list | show [--watch] | pause | resume |
-cancel | report | dnc. Each verb calls :class:`dialer.campaigns.lifecycle.Lifecycle`."""
+cancel | report | dnc. Each verb calls :class:`dialer.campaigns.lifecycle.Lifecycle`.
+Inspection verbs have ``--json``; plain output never cuts an id
+(:func:`dialer.cli_helpers.print_table`)."""
 
 from __future__ import annotations
 
@@ -14,13 +16,13 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from dialer.campaigns.idle import with_idle_reasons
 from dialer.campaigns.importer import ImportReport
 from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.repo import describe
 from dialer.campaigns.report import contact_rows, csv_chunks, summary
-from dialer.cli_helpers import fail, redis_of, settings_of
+from dialer.cli_helpers import fail, print_table, redis_of, settings_of
 from dialer.errors import DialerError, ValidationError
 from dialer.phone import normalize
 
@@ -223,19 +225,18 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("id", "name", "state", "mode", "contacts", "recurrence", "created")
-    for r in rows:
-        table.add_row(*(str(r[k] or "") for k in ("id", "name", "state", "mode", "contacts",
-                                                  "recurrence", "created_at")))
-    Console().print(table)
+    keys = ("id", "name", "state", "mode", "contacts", "recurrence", "created_at")
+    print_table(keys, [[r[k] for k in keys] for r in rows], full=["id", "created_at"])
 
 
-def _show_table(s: dict[str, Any]) -> Table:
-    table = Table("field", "value", title=f"campaign {s['id']} — {s['name']}")
+def _show(s: dict[str, Any]) -> None:
+    rows = [["id", s["id"]], ["name", s["name"]]]
+    reasons = s.get("idle_reasons") or []
+    rows += [["not dialling", reason] for reason in reasons]
     for key, value in s.items():
-        if value not in (None, {}, "") and key not in ("id", "name"):
-            table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
-    return table
+        if value not in (None, {}, "", []) and key not in ("id", "name", "idle_reasons"):
+            rows.append([key, json.dumps(value) if isinstance(value, dict) else value])
+    print_table(["field", "value"], rows, full=["value"])
 
 
 @campaign.command("show")
@@ -248,9 +249,9 @@ def show_cmd(ctx: click.Context, campaign_id: str, watch: bool, interval: float,
              as_json: bool) -> None:
     """Counts by status, attempts, answered rate, average talk time, progress."""
     life = _life(ctx)
-    s = _do(ctx, summary, life, campaign_id)
+    s = _do(ctx, with_idle_reasons, life, campaign_id)
     if not watch:
-        click.echo(json.dumps(s, indent=2)) if as_json else Console().print(_show_table(s))
+        click.echo(json.dumps(s, indent=2)) if as_json else _show(s)
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -258,29 +259,36 @@ def show_cmd(ctx: click.Context, campaign_id: str, watch: bool, interval: float,
         with Progress(*columns, console=Console()) as progress:
             task = progress.add_task("", total=max(1, s["contacts"]))
             while True:
+                idle = "; ".join(s["idle_reasons"])
                 desc = (f"{s['state']} · live {s['live']} · pending {s['pending']} · "
-                        f"{' '.join(f'{k} {v}' for k, v in s['by_status'].items())}")
+                        f"{' '.join(f'{k} {v}' for k, v in s['by_status'].items())}"
+                        + (f" · not dialling: {idle}" if idle else ""))
                 progress.update(task, completed=s["done"], total=max(1, s["contacts"]),
                                 description=desc)
                 if s["state"] in ("completed", "cancelled"):
                     break
                 time.sleep(interval)
-                s = _do(ctx, summary, life, campaign_id)
+                s = _do(ctx, with_idle_reasons, life, campaign_id)
     except KeyboardInterrupt:
         pass
-    Console().print(_show_table(s))
+    _show(s)
 
 
 @campaign.command("report")
 @click.argument("campaign_id")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the per-contact CSV here (default: stdout).")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines (one object per contact) "
+              "instead of CSV.")
 @click.pass_context
-def report_cmd(ctx: click.Context, campaign_id: str, output: Path | None) -> None:
+def report_cmd(ctx: click.Context, campaign_id: str, output: Path | None,
+               as_json: bool) -> None:
     """The per-contact CSV: status, every attempt's outcome, talk time."""
     life = _life(ctx)
     s = _do(ctx, summary, life, campaign_id)
-    chunks = csv_chunks(contact_rows(life, campaign_id))
+    chunks: Iterator[str] = (
+        (json.dumps(row) + "\n" for row in contact_rows(life, campaign_id)) if as_json
+        else csv_chunks(contact_rows(life, campaign_id)))
     if output is None:
         for chunk in chunks:
             sys.stdout.write(chunk)
@@ -302,15 +310,30 @@ def report_cmd(ctx: click.Context, campaign_id: str, output: Path | None) -> Non
 @click.option("--campaign", "campaign_id", default=None, help="Default: the global list.")
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="One number per line.")
+@click.option("--remove", is_flag=True, help="Remove the numbers instead of adding them.")
+@click.option("--json", "as_json", is_flag=True, help="With no numbers: the list as JSON.")
 @click.pass_context
 def dnc_cmd(ctx: click.Context, numbers: tuple[str, ...], campaign_id: str | None,
-            file: Path | None) -> None:
-    """Add numbers to the do-not-call list (global, or one campaign's)."""
+            file: Path | None, remove: bool, as_json: bool) -> None:
+    """The do-not-call list (global, or one campaign's): with no numbers, list it; with
+    numbers, add them (or --remove them)."""
     values = list(numbers)
     if file is not None:
         values += [line.split(",")[0].strip() for line in file.read_text().splitlines()
                    if line.strip() and line.strip().lower() != "number"]
     life = _life(ctx)
+    if not values:
+        if remove:
+            fail(ValidationError("--remove: name the numbers to remove", field="numbers"),
+                 ctx.obj.get("debug", False))
+        listed = _do(ctx, life.repo.dnc_numbers, campaign_id)
+        if as_json:
+            click.echo(json.dumps({"numbers": listed}))
+        for n in [] if as_json else listed:
+            click.echo(n)
+        return
     normalised = [_do(ctx, normalize, v, field="number") for v in values]
-    added = _do(ctx, life.repo.add_dnc, normalised, campaign_id)
-    click.echo(f"{added} added")
+    if remove:
+        click.echo(f"{_do(ctx, life.repo.remove_dnc, normalised, campaign_id)} removed")
+    else:
+        click.echo(f"{_do(ctx, life.repo.add_dnc, normalised, campaign_id)} added")

@@ -178,6 +178,20 @@ class CampaignRepo:
         key = self.keys.dnc(cid) if cid else self.keys.global_dnc
         return int(self.r.sadd(key, *numbers)) if numbers else 0
 
+    def remove_dnc(self, numbers: list[str], cid: str | None = None) -> int:
+        """Remove E.164 numbers from the global (or ``cid``'s) do-not-call list."""
+        if cid is not None:
+            self.get(cid)
+        key = self.keys.dnc(cid) if cid else self.keys.global_dnc
+        return int(self.r.srem(key, *numbers)) if numbers else 0
+
+    def dnc_numbers(self, cid: str | None = None) -> list[str]:
+        """The global (or ``cid``'s) do-not-call list, sorted."""
+        if cid is not None:
+            self.get(cid)
+        key = self.keys.dnc(cid) if cid else self.keys.global_dnc
+        return sorted(str(n) for n in cast(set[str], self.r.smembers(key)))
+
     def spec_of(self, cid: str) -> CampaignSpec:
         text = self.r.hget(self.keys.campaign(cid), "spec")
         if not text:

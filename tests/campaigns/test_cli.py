@@ -64,3 +64,43 @@ def test_unknown_campaign_exits_4(runner: CliRunner) -> None:
 def test_invalid_spec_exits_2(runner: CliRunner) -> None:
     result = runner.invoke(main, ["campaign", "create", "--name", "x"])
     assert result.exit_code == 2 and "app_id" in result.stderr
+
+
+def test_dnc_lists_adds_and_removes(runner: CliRunner) -> None:
+    assert runner.invoke(main, ["campaign", "dnc", number(1), number(2)]).stdout.strip() == (
+        "2 added")
+    listed = runner.invoke(main, ["campaign", "dnc"])
+    assert listed.exit_code == 0 and listed.stdout.split() == [number(1), number(2)]
+    removed = runner.invoke(main, ["campaign", "dnc", "--remove", number(1)])
+    assert removed.stdout.strip() == "1 removed"
+    as_json = runner.invoke(main, ["campaign", "dnc", "--json"])
+    assert json.loads(as_json.stdout) == {"numbers": [number(2)]}
+    nothing = runner.invoke(main, ["campaign", "dnc", "--remove"])
+    assert nothing.exit_code == 2 and "name the numbers" in nothing.stderr
+    unknown = runner.invoke(main, ["campaign", "dnc", "--campaign", "nope"])
+    assert unknown.exit_code == 4
+
+
+def test_show_says_why_nothing_is_dialling_and_ids_are_whole(runner: CliRunner,
+                                                             clean_env: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    contacts = clean_env / "contacts.csv"
+    contacts.write_bytes(csv_of([number(1), number(2)]))
+    created = runner.invoke(main, ["campaign", "create", "--name", "a campaign with a long "
+                                   "name", "--app-id", "123", "--contacts", str(contacts)])
+    cid = created.stdout.strip()
+    shown = runner.invoke(main, ["campaign", "show", cid, "--json"])
+    assert json.loads(shown.stdout)["idle_reasons"] == [
+        f"draft: not started (dialer campaign start {cid})"]
+    plain = runner.invoke(main, ["campaign", "show", cid])  # piped: field TAB value
+    rows = dict(line.split("\t", 1) for line in plain.stdout.splitlines()[1:])
+    assert rows["id"] == cid and rows["not dialling"].startswith("draft: not started")
+    listed = runner.invoke(main, ["campaign", "list"])
+    header, row = listed.stdout.splitlines()
+    assert header.split("\t")[0] == "id" and row.split("\t")[0] == cid
+    report = runner.invoke(main, ["campaign", "report", cid, "--json"])
+    assert report.exit_code == 0, report.output
+    rows = [json.loads(line) for line in report.stdout.splitlines()]
+    assert sorted(r["number"] for r in rows) == [number(1), number(2)]
