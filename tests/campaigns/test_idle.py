@@ -11,7 +11,7 @@ from dialer.campaigns.idle import idle_reasons
 from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.report import summary
 from dialer.campaigns.tick import tick
-from tests.test_campaign_helpers import (
+from tests.campaigns.helpers import (
     IST_NOON,
     campaign_calls,
     csv_of,
