@@ -55,6 +55,8 @@ _OPTION_PATHS: dict[str, tuple[str, ...]] = {
     "recurrence": ("schedule", "recurrence"),
     "cpm": ("pacing", "calls_per_minute"), "max_concurrent": ("pacing", "max_concurrent"),
     "max_retries": ("retry", "max_retries"), "retry_on_busy": ("retry", "retry_on_busy"),
+    "cap_attempts": ("caps", "attempts"), "cap_period": ("caps", "period"),
+    "when_capped": ("caps", "when_capped"),
 }
 
 
@@ -125,6 +127,13 @@ def _spec_file(path: Path) -> dict[str, Any]:
 @click.option("--max-concurrent", type=int, default=None, help="Live calls at most (10).")
 @click.option("--max-retries", type=int, default=None, help="Overrides DIALER_MAX_RETRIES.")
 @click.option("--retry-on-busy/--no-retry-on-busy", default=None)
+@click.option("--cap-attempts", type=int, default=None,
+              help="Dial attempts per customer number per period, counted across every "
+              "source (the account's DIALER_CONTACT_CAP_ATTEMPTS applies too).")
+@click.option("--cap-period", type=click.Choice(["day", "week", "rolling-24h"]), default=None,
+              help="The cap's period (day; day and week in the number's zone).")
+@click.option("--when-capped", type=click.Choice(["wait", "end"]), default=None,
+              help="A capped contact waits for the next period or ends 'capped'.")
 @click.option("--contacts", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Import this CSV/JSON file at once.")
 @click.option("--start", "start_now", is_flag=True, help="Schedule it at once.")
