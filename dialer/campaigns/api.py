@@ -7,6 +7,9 @@
 * ``POST /v1/campaigns/{id}/start|pause|resume|cancel``
 * ``GET /v1/campaigns/{id}/report.csv`` — one row per contact, every attempt's outcome
 * ``POST /v1/campaigns/{id}/dnc`` · ``POST /v1/dnc`` — ``{"numbers": [...]}``
+* ``GET /v1/campaigns/{id}/plan`` — expected attempts, calls per window and day, the
+  finish with a range and what bounds it (``?answered=&busy=&no_answer=&failed=&call_s=``;
+  default: the account's recent history)
 
 Errors: 401 token, 404 unknown campaign, 409 not allowed in the campaign's state,
 413 body too large, 422 invalid input.
@@ -17,14 +20,15 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import redis
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from dialer.campaigns.lifecycle import Lifecycle
+from dialer.campaigns.plan_state import PlanView, campaign_plan, rates_from
 from dialer.campaigns.repo import describe
 from dialer.campaigns.report import contact_rows, csv_chunks, summary
 from dialer.errors import ValidationError
@@ -121,6 +125,21 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
             raise HTTPException(404, f"unknown action {action!r}; use {sorted(actions)}")
         state = await _run(actions[action], cid)
         return {"id": cid, "state": state.value}
+
+    @router.get("/campaigns/{cid}/plan", response_model=PlanView)
+    async def plan_campaign(
+        cid: str,
+        answered: Annotated[float | None, Query(ge=0, le=1e6)] = None,
+        busy: Annotated[float | None, Query(ge=0, le=1e6)] = None,
+        no_answer: Annotated[float | None, Query(ge=0, le=1e6)] = None,
+        failed: Annotated[float | None, Query(ge=0, le=1e6)] = None,
+        call_s: Annotated[float | None, Query(gt=0, le=86_400)] = None,
+    ) -> dict[str, Any]:
+        """When it will finish and how many calls it will make (rates given, or the
+        account's recent history; any rate not given is 0 when one is)."""
+        rates = await _run(rates_from, answered, busy, no_answer, failed)
+        return await _run(functools.partial(campaign_plan, life, cid, rates=rates,
+                                            call_s=call_s))
 
     @router.get("/campaigns/{cid}/report.csv")
     async def report_csv(cid: str) -> StreamingResponse:
