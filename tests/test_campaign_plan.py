@@ -110,6 +110,7 @@ def test_bad_rates_are_refused() -> None:
 
 @pytest.mark.parametrize("total, mine, others, expected", [
     (10, 8, [], 8), (10, 8, [8], 5), (10, 8, [2], 8), (10, 8, [1, 1], 8), (9, 8, [8, 8], 3),
+    (10, float("inf"), [], 10), (10, float("inf"), [2], 8), (10, float("inf"), [8, 8], 10 / 3),
 ])
 def test_fair_share(total: float, mine: float, others: list[float], expected: float) -> None:
     assert fair_share(total, mine, others) == pytest.approx(expected)

@@ -6,6 +6,7 @@ The model itself is :mod:`dialer.campaigns.plan` (pure)."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,7 +74,8 @@ class PlanView(BaseModel):
 
 
 def fair_share(total: float, mine: float, others: Sequence[float]) -> float:
-    """What water-filling ``total`` among the demands gives ``mine`` (as the tick does)."""
+    """What water-filling ``total`` among the demands gives ``mine`` (as the tick does);
+    ``mine`` = infinity: what the others leave this campaign at most."""
     demands = sorted([mine, *others])
     left, n = total, len(demands)
     for i, d in enumerate(demands):
@@ -135,7 +137,7 @@ def inputs(life: Lifecycle, cid: str, *, rates: Rates | None = None,
         cap = min(cap or s.contact_cap_attempts, s.contact_cap_attempts)
     return PlanInput(
         zones=life.queue.queue_lengths(cid), window=sched.window(), start=start,
-        pace_per_s=pace, share_per_s=fair_share(total, pace, others),
+        pace_per_s=pace, share_per_s=fair_share(total, math.inf, others),
         dial_limit_per_s=s.rate_limit_admitted / s.rate_limit_window_s,
         max_concurrent=spec.pacing.max_concurrent,
         max_retries=s.max_retries if retry.max_retries is None else retry.max_retries,
