@@ -25,7 +25,12 @@ from bench.plan_check import Check, run
 def main() -> None:
     contacts = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     cpm = float(sys.argv[2]) if len(sys.argv) > 2 else 1500.0
-    check = Check(contacts=contacts, cpm=cpm, timeout_s=900)
+    per_s = cpm / 60
+    kathmandu_s = contacts * Check.kathmandu_share / per_s  # to start its contacts
+    # India opens once Kathmandu's contacts have started (an idle gap the plan must see);
+    # Kathmandu stays open long enough for their retries too
+    check = Check(contacts=contacts, cpm=cpm, timeout_s=900,
+                  kolkata_opens_s=kathmandu_s + 10, kathmandu_open_s=kathmandu_s * 1.5 + 15)
     url = os.environ.get("DIALER_BENCH_REDIS_URL", "")
     with tempfile.TemporaryDirectory() as tmp:
         if url:
@@ -33,7 +38,7 @@ def main() -> None:
             report("campaign_plan", run(url, Path(tmp), check))
             return
         with private_redis() as base:
-            report("campaign_plan", run(base.rstrip("/") + "/0", Path(tmp), check))
+            report("campaign_plan", run(base, Path(tmp), check))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ class AttemptView(BaseModel):
     id: str = Field(description="<call id>-<n>")
     n: int = Field(description="1 for the first attempt, 2 for the first retry …")
     state: str = Field(description="pending | dialing | placed | unknown | completed | busy | "
-                                   "no-answer | failed | rejected | cancelled | absent")
+                                   "no-answer | failed | rejected | cancelled | absent | capped")
     call_sid: str | None = Field(default=None, description="Exotel's CallSid")
     status: str | None = Field(default=None, description="Exotel's overall status")
     leg1_status: str | None = Field(default=None, description="first leg (the agent / From)")
@@ -62,7 +62,7 @@ class CallView(BaseModel):
     mode: str = Field(description="connect | flow | v3")
     state: str = Field(description="queued | dialing | in-progress | retry-wait | "
                                    "awaiting-evidence | unknown | completed | busy | "
-                                   "no-answer | failed | rejected | cancelled | absent")
+                                   "no-answer | failed | rejected | cancelled | absent | capped")
     final_status: str | None = None
     from_number: str | None = Field(default=None, description="the agent (connect, v3) or "
                                     "the customer (flow)")
