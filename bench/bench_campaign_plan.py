@@ -24,13 +24,13 @@ from bench.plan_check import Check, run
 
 def main() -> None:
     contacts = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    cpm = float(sys.argv[2]) if len(sys.argv) > 2 else 1500.0
+    cpm = float(sys.argv[2]) if len(sys.argv) > 2 else 600.0
     per_s = cpm / 60
     kathmandu_s = contacts * Check.kathmandu_share / per_s  # to start its contacts
     # India opens once Kathmandu's contacts have started (an idle gap the plan must see);
     # Kathmandu stays open long enough for their retries too
     check = Check(contacts=contacts, cpm=cpm, timeout_s=900,
-                  kolkata_opens_s=kathmandu_s + 10, kathmandu_open_s=kathmandu_s * 1.5 + 15)
+                  kolkata_opens_s=kathmandu_s + 10, kathmandu_open_s=kathmandu_s * 3 + 30)
     url = os.environ.get("DIALER_BENCH_REDIS_URL", "")
     with tempfile.TemporaryDirectory() as tmp:
         if url:
