@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from dialer.caps import Capped, ContactCaps, Slot, wait_ms
 from dialer.errors import (
     DeviceBusyError,
     DndError,
@@ -76,6 +77,7 @@ class DialContext:
     rand: random.Random = field(default_factory=random.Random)
     gate: Gate | None = None  # campaign calls only
     on_dnd: Callable[[dict[str, str], str], None] | None = None  # (call, customer number)
+    caps: ContactCaps | None = None  # per-number attempt caps and quiet hours
 
 
 def build_attempt_request(
@@ -120,6 +122,24 @@ def _agent_number(call: dict[str, str]) -> str | None:
     return str(value) if value else None
 
 
+def _gated(ctx: DialContext, call: dict[str, str], attempt_id: str, claim: str) -> str | None:
+    """A campaign call's gate, or a single call's quiet hours: a word when the attempt
+    does not go on now (it waits, or is cancelled), else None."""
+    store = ctx.store
+    if call.get("campaign_id") and ctx.gate is not None:
+        verdict = ctx.gate(call, attempt_id)
+        if verdict.action == "wait":
+            store.release(attempt_id, claim, int(verdict.delay_s * 1000), verdict.reason)
+            return "waiting:gate"
+        if verdict.action == "cancel":
+            store.record_outcome(attempt_id, claim, AttemptState.CANCELLED, detail=verdict.reason)
+            return "cancelled"
+    elif ctx.caps is not None and (quiet := ctx.caps.quiet_wait_s(call)) is not None:
+        store.release(attempt_id, claim, int(quiet[0] * 1000), quiet[1])
+        return "waiting:quiet-hours"
+    return None
+
+
 def _hold_agent(ctx: DialContext, account: str, agent: str, attempt_id: str) -> bool:
     """Hold the agent for this attempt; a hold left by an ended attempt does not count."""
     s = ctx.settings
@@ -142,14 +162,9 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
         log.info("attempt %s not claimed: it is %s", attempt_id, state)
         return f"skipped:{state}"
     call = store.get_call(call_id_of(attempt_id))
-    if call.get("campaign_id") and ctx.gate is not None:
-        verdict = ctx.gate(call, attempt_id)
-        if verdict.action == "wait":
-            store.release(attempt_id, claim, int(verdict.delay_s * 1000), verdict.reason)
-            return "waiting:gate"
-        if verdict.action == "cancel":
-            store.record_outcome(attempt_id, claim, AttemptState.CANCELLED, detail=verdict.reason)
-            return "cancelled"
+    stopped = _gated(ctx, call, attempt_id, claim)
+    if stopped:
+        return stopped
     account = call["account"]
     try:
         s.account(account)
@@ -178,10 +193,19 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
     except Exception as exc:  # stored parameters no longer valid (e.g. settings changed)
         store.record_outcome(attempt_id, claim, AttemptState.REJECTED, detail=str(exc))
         return "rejected:invalid"
+    # the customer's attempt cap, taken atomically just before the POST (a capped attempt
+    # leaves its limiter slot unused); given back below on every path that does not dial
+    slot = ctx.caps.take(call) if ctx.caps is not None else None
+    if isinstance(slot, Capped):
+        if agent:
+            store.agent_release(account, agent, attempt_id)
+        return _capped(ctx, attempt_id, claim, call, slot)
     if not store.mark_posting(attempt_id, claim):
+        _refund(ctx, slot)
         return "skipped:lost-claim"
     if not store.replicated(s.redis_wait_replicas, s.redis_wait_timeout_ms):
         # a failover could lose the claim or the mark: never POST on an unreplicated one
+        _refund(ctx, slot)
         if agent:
             store.agent_release(account, agent, attempt_id)
         store.release(attempt_id, claim, _jitter_ms(ctx, 0.5), "not replicated")
@@ -190,7 +214,24 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
         result = client.place(request)
     finally:
         ctx.limiter.confirm(rl_key, decision.member)
-    return _record(ctx, attempt_id, claim, call, agent, result)
+    return _record(ctx, attempt_id, claim, call, agent, result, slot)
+
+
+def _refund(ctx: DialContext, slot: Slot | None) -> None:
+    if ctx.caps is not None:
+        ctx.caps.refund(slot)
+
+
+def _capped(ctx: DialContext, attempt_id: str, claim: str, call: dict[str, str],
+            capped: Capped) -> str:
+    """The customer's cap is reached: wait until it resets, or end ``capped``."""
+    assert ctx.caps is not None
+    if ctx.caps.when_capped(call) == "wait":
+        ctx.store.release(attempt_id, claim, wait_ms(capped, ctx.store.now_ms()),
+                          capped.message())
+        return "waiting:cap"
+    ctx.store.record_outcome(attempt_id, claim, AttemptState.CAPPED, detail=capped.message())
+    return "capped"
 
 
 def _customer(call: dict[str, str]) -> str | None:
@@ -207,7 +248,7 @@ def _customer(call: dict[str, str]) -> str | None:
 
 def _record(
     ctx: DialContext, attempt_id: str, claim: str, call: dict[str, str], agent: str | None,
-    result: PostResultLike,
+    result: PostResultLike, slot: Slot | None = None,
 ) -> str:
     account = call["account"]
     store, s = ctx.store, ctx.settings
@@ -223,6 +264,7 @@ def _record(
                              check_after_ms=int(s.poll_after_s * 1000),
                              detail=str(result.error or "outcome unknown"))
         return "unknown"
+    _refund(ctx, slot)  # Exotel made no call: the attempt does not count against the cap
     if agent:
         store.agent_release(account, agent, attempt_id)
     err = result.error

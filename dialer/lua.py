@@ -32,7 +32,7 @@ local function final(stream, maxlen, ckey, akey, call_id, attempt_id, status)
     {'status', status, 'attempts', attempts, 'duration_s', a[1] or '', 'price', a[2] or ''})
 end
 local TERMINAL = {completed=true, busy=true, ['no-answer']=true, failed=true,
-  rejected=true, cancelled=true, absent=true}
+  rejected=true, cancelled=true, absent=true, capped=true}
 """
 
 # Create a call and its first attempt, unless the idempotency key is already taken.

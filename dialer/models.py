@@ -25,6 +25,7 @@ class AttemptState(StrEnum):
     REJECTED = "rejected"  # Exotel refused the request (4xx other than 429); not placed
     CANCELLED = "cancelled"  # cancelled before it was placed
     ABSENT = "absent"  # unknown, then proven never created by Exotel (redial_proven_absent)
+    CAPPED = "capped"  # not dialled: the customer number's attempt cap was reached
 
 
 TERMINAL_ATTEMPT_STATES = frozenset(
@@ -36,6 +37,7 @@ TERMINAL_ATTEMPT_STATES = frozenset(
         AttemptState.REJECTED,
         AttemptState.CANCELLED,
         AttemptState.ABSENT,
+        AttemptState.CAPPED,
     }
 )
 

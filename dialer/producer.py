@@ -21,6 +21,7 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from dialer.caps import CapReachedError, ContactCaps, customer_number
 from dialer.errors import ValidationError
 from dialer.exotel.models import build_request
 from dialer.keys import Keys
@@ -214,11 +215,32 @@ class Producer:
         self.settings = settings
         self.store = Store(client, Keys(settings.key_prefix))
         self.publisher = publisher
+        self.caps = ContactCaps(client, self.store.keys, settings)
+
+    def check_caps(self, news: Sequence[NewCall]) -> None:
+        """Refuse (``CapReachedError``, a ``refused`` event) calls whose customer number
+        reached the account's cap, when single calls are refused rather than kept
+        waiting. A request whose idempotency key is known returns its call as before."""
+        if self.settings.contact_cap_single != "refuse" or self.caps.account_rule() is None:
+            return
+        numbers = [customer_number(n.mode, n.request) for n in news]
+        for i, capped in enumerate(self.caps.check_many(numbers)):
+            new = news[i]
+            if capped is None or (new.idem_key and self.store.r.exists(
+                    self.store.keys.idem(new.account, new.idem_key))):
+                continue
+            self.store.refused({"account": new.account, "custom_field": new.custom_field,
+                                "idempotency_key": new.idem_key}, capped.message())
+            exc = CapReachedError(capped)
+            if len(news) > 1:
+                exc.args = (f"request {i}: {exc}",)
+            raise exc
 
     def enqueue(self, request: CallRequest | dict[str, Any]) -> str:
         """Validate and enqueue one call; return its call id (the first one's for a
         repeated idempotency key)."""
         new = validate(parse_request(request), self.settings)
+        self.check_caps([new])
         direct = self.publisher is not None
         (created,) = self.store.create_calls([new], delay_ms=-1 if direct else 0)
         if created.created and self.publisher is not None:
@@ -236,6 +258,7 @@ class Producer:
                 news.append(validate(parse_request(item), self.settings))
             except ValidationError as exc:
                 raise ValidationError(f"request {i}: {exc}", field=exc.field) from None
+        self.check_caps(news)
         ids: list[str] = []
         for start in range(0, len(news), BULK_CHUNK):
             created = self.store.create_calls(news[start : start + BULK_CHUNK], delay_ms=0)

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -229,6 +229,40 @@ class Settings(BaseSettings):
         description="dial again an unknown attempt that Exotel still does not list at the "
         "horizon (its call was never created)",
     )
+    # --- contact protection (dialer/caps.py) ------------------------------------------
+    contact_cap_attempts: int = Field(
+        default=0, ge=0, le=1000,
+        description="dial attempts per customer number per period, counted across every "
+        "source (campaigns, single calls); 0 = no account cap",
+    )
+    contact_cap_period: Literal["day", "week", "rolling-24h"] = Field(
+        default="day",
+        description="the cap's period: day or week in the number's time zone, or any 24 h",
+    )
+    contact_cap_timezone: str = Field(
+        default="Asia/Kolkata",
+        description="zone of numbers whose own zone is not known (caps, quiet hours)",
+    )
+    contact_cap_single: Literal["refuse", "wait"] = Field(
+        default="refuse",
+        description="a single call whose number is capped: refused (at enqueue: HTTP 409; "
+        "at dial time: ends capped) or waits until the cap resets",
+    )
+    contact_cap_campaign: Literal["wait", "end"] = Field(
+        default="wait",
+        description="a campaign contact whose number is capped: waits for the next period "
+        "or ends capped (a campaign's spec may say otherwise)",
+    )
+    contact_counting: bool = Field(
+        default=True,
+        description="count every dial attempt per number (one Redis script per POST), so a "
+        "campaign's cap sees single calls too; off: only attempts under a cap are counted",
+    )
+    single_call_hours: str = Field(
+        default="",
+        description="HH:MM-HH:MM in the customer's zone (e.g. 09:00-21:00, TRAI): single "
+        "calls outside it wait until it opens; empty = any time",
+    )
     sweep_interval_s: float = Field(default=30.0, gt=0, description="beat period of the sweeper")
     task_visibility_timeout_s: int = Field(
         default=3600, ge=60, description="Redis broker visibility timeout (> any task)"
@@ -260,6 +294,28 @@ class Settings(BaseSettings):
             raise ValueError("put the password in the user info (redis://:PASSWORD@host), "
                              "not in ?password= (Celery's broker cannot read it there)")
         return v
+
+    @field_validator("contact_cap_timezone")
+    @classmethod
+    def _cap_zone(cls, v: str) -> str:
+        from dialer.campaigns.schedule import zone
+
+        zone(v)
+        return v
+
+    @field_validator("single_call_hours")
+    @classmethod
+    def _single_hours(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            return v
+        from dialer.campaigns.schedule import Window
+
+        start, found, end = v.partition("-")
+        if not found:
+            raise ValueError("expected HH:MM-HH:MM, e.g. 09:00-21:00")
+        Window.parse(start.strip(), end.strip())
+        return f"{start.strip()}-{end.strip()}"
 
     @field_validator("redis_wait_replicas")
     @classmethod

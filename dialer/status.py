@@ -24,7 +24,7 @@ _OFFSET = re.compile(r"[+-]\d{2}:?\d{2}$|Z$")
 
 
 class CallState(StrEnum):
-    """Where a call stands (``state``); the last seven are final."""
+    """Where a call stands (``state``); the last eight are final."""
 
     QUEUED = "queued"  # its attempt waits for a worker (or in the due set: see waiting_for)
     DIALING = "dialing"  # a worker is placing it
@@ -39,11 +39,12 @@ class CallState(StrEnum):
     REJECTED = "rejected"  # Exotel refused the request (never placed)
     CANCELLED = "cancelled"  # cancelled before it was dialled
     ABSENT = "absent"  # its outcome was unknown, then it was proven never created
+    CAPPED = "capped"  # not dialled: the customer number's attempt cap was reached
 
 
 FINAL_CALL_STATES = frozenset({CallState.COMPLETED, CallState.BUSY, CallState.NO_ANSWER,
                                CallState.FAILED, CallState.REJECTED, CallState.CANCELLED,
-                               CallState.ABSENT})
+                               CallState.ABSENT, CallState.CAPPED})
 
 
 class AttemptView(BaseModel):

@@ -13,6 +13,7 @@ from celery.signals import worker_process_init
 
 from dialer.campaigns.dnd import make_dnd_hook
 from dialer.campaigns.gate import make_gate
+from dialer.caps import ContactCaps
 from dialer.dialing import DialContext
 from dialer.exotel.client import ExotelClient
 from dialer.keys import Keys
@@ -56,7 +57,8 @@ def build(app: Celery) -> WorkerContext:
         for a in settings.accounts
     }
     dial = DialContext(settings, store, limiter, dict(clients), random.Random(),
-                       gate=make_gate(store, settings), on_dnd=make_dnd_hook(store, settings))
+                       gate=make_gate(store, settings), on_dnd=make_dnd_hook(store, settings),
+                       caps=ContactCaps(client, store.keys, settings))
     labels = Labeler(client, store.keys, settings.max_retries)  # Flower's view of each call
     return WorkerContext(settings, client, store, dial, CeleryPublisher(app, labels))
 

@@ -14,6 +14,7 @@ from typing import Any
 from celery.signals import beat_init
 
 from dialer import publisher as names
+from dialer.caps import CapReachedError
 from dialer.dialing import place_attempt
 from dialer.errors import DialerError
 from dialer.models import CallUpdate
@@ -91,7 +92,8 @@ def enqueue_call(request: dict[str, Any]) -> str:
     except DialerError as exc:
         log.error("enqueue_call refused: %s", exc)
         # the producer learns it from the stream: a 'refused' event with its idempotency key
-        ctx.store.refused(request, str(exc))
+        if not isinstance(exc, CapReachedError):  # the producer wrote that one already
+            ctx.store.refused(request, str(exc))
         return f"refused: {exc}"
 
 

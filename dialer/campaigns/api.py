@@ -8,6 +8,9 @@
 * ``GET /v1/campaigns/{id}/report.csv`` — one row per contact, every attempt's outcome
 * ``POST /v1/campaigns/{id}/dnc`` · ``POST /v1/dnc`` — ``{"numbers": [...]}`` (add);
   ``GET`` lists, ``DELETE`` (same body) removes
+* ``GET /v1/campaigns/{id}/plan`` — expected attempts, calls per window and day, the
+  finish with a range and what bounds it (``?answered=&busy=&no_answer=&failed=&call_s=``;
+  default: the account's recent history)
 
 Errors: 401 token, 404 unknown campaign, 409 not allowed in the campaign's state,
 413 body too large, 422 invalid input — each with the one error body
@@ -23,7 +26,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import redis
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -40,6 +43,7 @@ from dialer.api_models import (
 )
 from dialer.campaigns.idle import with_idle_reasons
 from dialer.campaigns.lifecycle import Lifecycle
+from dialer.campaigns.plan_state import PlanView, campaign_plan, rates_from
 from dialer.campaigns.repo import describe
 from dialer.campaigns.report import contact_rows, csv_chunks
 from dialer.errors import ValidationError
@@ -163,6 +167,8 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
         state = await _run(actions[action], cid)
         return {"id": cid, "state": state.value}
 
+    _plan_route(router, life)
+
     @router.get("/campaigns/{cid}/report.csv", response_class=CSVResponse,
                 responses={200: {"description": "one row per contact",
                                  "content": {"text/csv": {"schema": {"type": "string"}}}},
@@ -195,3 +201,21 @@ def campaign_router(settings: Settings, client: redis.Redis) -> APIRouter:
 
     return router
 
+
+def _plan_route(router: APIRouter, life: Lifecycle) -> None:
+    """``GET /v1/campaigns/{id}/plan``."""
+
+    @router.get("/campaigns/{cid}/plan", response_model=PlanView, responses=errors(404, 422))
+    async def plan_campaign(
+        cid: str,
+        answered: Annotated[float | None, Query(ge=0, le=1e6)] = None,
+        busy: Annotated[float | None, Query(ge=0, le=1e6)] = None,
+        no_answer: Annotated[float | None, Query(ge=0, le=1e6)] = None,
+        failed: Annotated[float | None, Query(ge=0, le=1e6)] = None,
+        call_s: Annotated[float | None, Query(gt=0, le=86_400)] = None,
+    ) -> dict[str, Any]:
+        """When it will finish and how many calls it will make (rates given, or the
+        account's recent history; any rate not given is 0 when one is)."""
+        rates = await _run(rates_from, answered, busy, no_answer, failed)
+        return await _run(functools.partial(campaign_plan, life, cid, rates=rates,
+                                            call_s=call_s))

@@ -1,5 +1,5 @@
-"""``dialer campaign …``: create | import | start | list | show [--watch] | pause | resume |
-cancel | report | dnc. Each verb calls :class:`dialer.campaigns.lifecycle.Lifecycle`.
+"""``dialer campaign …``: create | import | start | list | show [--watch] | plan | pause |
+resume | cancel | report | dnc. Each verb calls :class:`dialer.campaigns.lifecycle.Lifecycle`.
 Inspection verbs have ``--json``; plain output never cuts an id
 (:func:`dialer.cli_helpers.print_table`)."""
 
@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from dialer.campaigns.idle import with_idle_reasons
 from dialer.campaigns.importer import ImportReport
 from dialer.campaigns.lifecycle import Lifecycle
+from dialer.campaigns.plan_state import campaign_plan, rates_from
 from dialer.campaigns.repo import describe
 from dialer.campaigns.report import contact_rows, csv_chunks, summary
 from dialer.cli_helpers import fail, print_table, redis_of, settings_of
@@ -57,6 +59,8 @@ _OPTION_PATHS: dict[str, tuple[str, ...]] = {
     "recurrence": ("schedule", "recurrence"),
     "cpm": ("pacing", "calls_per_minute"), "max_concurrent": ("pacing", "max_concurrent"),
     "max_retries": ("retry", "max_retries"), "retry_on_busy": ("retry", "retry_on_busy"),
+    "cap_attempts": ("caps", "attempts"), "cap_period": ("caps", "period"),
+    "when_capped": ("caps", "when_capped"),
 }
 
 
@@ -127,6 +131,13 @@ def _spec_file(path: Path) -> dict[str, Any]:
 @click.option("--max-concurrent", type=int, default=None, help="Live calls at most (10).")
 @click.option("--max-retries", type=int, default=None, help="Overrides DIALER_MAX_RETRIES.")
 @click.option("--retry-on-busy/--no-retry-on-busy", default=None)
+@click.option("--cap-attempts", type=int, default=None,
+              help="Dial attempts per customer number per period, counted across every "
+              "source (the account's DIALER_CONTACT_CAP_ATTEMPTS applies too).")
+@click.option("--cap-period", type=click.Choice(["day", "week", "rolling-24h"]), default=None,
+              help="The cap's period (day; day and week in the number's zone).")
+@click.option("--when-capped", type=click.Choice(["wait", "end"]), default=None,
+              help="A capped contact waits for the next period or ends 'capped'.")
 @click.option("--contacts", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Import this CSV/JSON file at once.")
 @click.option("--start", "start_now", is_flag=True, help="Schedule it at once.")
@@ -272,6 +283,56 @@ def show_cmd(ctx: click.Context, campaign_id: str, watch: bool, interval: float,
     except KeyboardInterrupt:
         pass
     _show(s)
+
+
+@campaign.command("plan")
+@click.argument("campaign_id")
+@click.option("--answered", type=click.FloatRange(min=0), default=None,
+              help="Share of attempts answered (with --busy, --no-answer, --failed; any "
+              "not given is 0). Default: the account's recent history, else 0.6/0.1/0.2/0.1.")
+@click.option("--busy", type=click.FloatRange(min=0), default=None)
+@click.option("--no-answer", "no_answer", type=click.FloatRange(min=0), default=None)
+@click.option("--failed", type=click.FloatRange(min=0), default=None)
+@click.option("--call-s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds one attempt lasts, ring to end (default: history, else 45).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def plan_cmd(ctx: click.Context, campaign_id: str, answered: float | None, busy: float | None,
+             no_answer: float | None, failed: float | None, call_s: float | None,
+             as_json: bool) -> None:
+    """When the campaign will finish, how many calls it will make, and what bounds it."""
+    life = _life(ctx)
+    rates = _do(ctx, rates_from, answered, busy, no_answer, failed)
+    p = _do(ctx, campaign_plan, life, campaign_id, rates=rates, call_s=call_s)
+    if as_json:
+        click.echo(json.dumps(p, indent=2))
+        return
+    out = Console()
+    r = p["rates"]
+    out.print(f"campaign {p['id']} ({p['state']}): {p['contacts']} contacts → "
+              f"{p['attempts']:g} attempts expected ({p['attempts_per_contact']:g} per "
+              f"contact; rates {r['source']}: answered {r['answered']:g}, busy {r['busy']:g},"
+              f" no-answer {r['no_answer']:g}, failed {r['failed']:g}; {r['call_s']:g} s "
+              "a call)", markup=False, highlight=False)
+    bounds = ", ".join(f"{k} {v:g}" for k, v in p["bounds_per_minute"].items())
+    out.print(f"{p['contacts_per_minute']:g} contacts per minute while a window is open; "
+              f"bound by {', '.join(p['bound_by'])} (per minute: {bounds})", markup=False)
+    if p["finish"]:
+        out.print(f"starts {p['start']}, finishes {p['finish']} "
+                  f"(between {p['finish_low']} and {p['finish_high']})", markup=False)
+    table = Table("zone", "window opens", "closes", "contacts", "attempts")
+    for w in p["windows"][:50]:
+        table.add_row(w["zone"], w["opens"], w["closes"], f"{w['contacts']:g}",
+                      f"{w['attempts']:g}")
+    if p["windows"]:
+        out.print(table)
+    days = Table("date", "contacts", "attempts")
+    for d in p["days"][:60]:
+        days.add_row(d["date"], f"{d['contacts']:g}", f"{d['attempts']:g}")
+    if p["days"]:
+        out.print(days)
+    for note in p["notes"]:
+        out.print(f"note: {note}", markup=False)
 
 
 @campaign.command("report")

@@ -14,7 +14,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -127,6 +127,27 @@ class RetrySpec(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
+class CapSpec(BaseModel):
+    """This campaign's cap on attempts per customer number, counted across every source
+    (other campaigns, single calls); the account's cap (settings) applies as well."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: int | None = Field(default=None, ge=1, le=1000,
+                                 description="dial attempts per number per period; unset: "
+                                 "only the account's cap")
+    period: Literal["day", "week", "rolling-24h"] = Field(
+        default="day", description="day or week in the number's zone, or any 24 hours")
+    when_capped: Literal["wait", "end"] | None = Field(
+        default=None, description="wait for the next period, or end the contact 'capped'; "
+        "unset: DIALER_CONTACT_CAP_CAMPAIGN")
+
+    def policy(self) -> dict[str, Any]:
+        """What the campaign's calls carry (their ``policy``'s ``cap``)."""
+        out = self.model_dump(exclude_none=True)
+        return {"cap": out} if self.attempts or self.when_capped else {}
+
+
 class CampaignSpec(BaseModel):
     """Everything about a campaign except its contacts."""
 
@@ -143,6 +164,7 @@ class CampaignSpec(BaseModel):
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     pacing: PacingSpec = Field(default_factory=PacingSpec)
     retry: RetrySpec = Field(default_factory=RetrySpec)
+    caps: CapSpec = Field(default_factory=CapSpec)
 
 
 def check_spec(spec: CampaignSpec, settings: Settings) -> CampaignSpec:
@@ -192,7 +214,8 @@ def call_for(spec: CampaignSpec, settings: Settings, number: str, agent: str | N
     except ValueError as exc:
         raise ValidationError(f"invalid call: {exc}") from None
     new = validate(req, settings)
-    return dataclasses.replace(new, campaign_id=campaign_id, policy=spec.retry.policy())
+    return dataclasses.replace(new, campaign_id=campaign_id,
+                               policy={**spec.retry.policy(), **spec.caps.policy()})
 
 
 def spec_json(spec: CampaignSpec) -> str:

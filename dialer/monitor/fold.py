@@ -54,9 +54,9 @@ if count == 0 then return {0, 0} end
 local buckets = {}
 for b in string.gmatch(ARGV[3], '[^,]+') do buckets[#buckets + 1] = tonumber(b) end
 local ATTEMPT = {placed=true, unknown=true, rejected=true, cancelled=true, completed=true,
-  busy=true, ['no-answer']=true, failed=true, absent=true}
+  busy=true, ['no-answer']=true, failed=true, absent=true, capped=true}
 local ENDS = {completed=true, busy=true, ['no-answer']=true, failed=true, rejected=true,
-  cancelled=true}
+  cancelled=true, capped=true}
 local PLACED_END = {completed=true, busy=true, ['no-answer']=true, failed=true}
 local WAITS = {['rate limit']='rate-limit', ['exotel 429']='exotel-429',
   ['agent busy']='agent-busy', ['device busy']='device-busy'}
@@ -90,6 +90,8 @@ local function wait_class(detail)
   if string.sub(detail, 1, 9) == 'campaign ' then return 'campaign-not-running' end
   if string.sub(detail, 1, 26) == 'outside the calling window' then return 'window-closed' end
   if string.sub(detail, 1, 11) == 'worker lost' then return 'worker-lost' end
+  if string.sub(detail, 1, 12) == 'contact cap:' then return 'contact-cap' end
+  if string.sub(detail, 1, 12) == 'quiet hours:' then return 'quiet-hours' end
   return 'other'
 end
 for i = 1, count do
