@@ -84,7 +84,7 @@ def test_the_call_view_is_typed(doc: dict[str, Any]) -> None:
     call = schemas["CallView"]["properties"]
     assert set(schemas["CallState"]["enum"]) == {
         "queued", "dialing", "in-progress", "retry-wait", "awaiting-evidence", "unknown",
-        "completed", "busy", "no-answer", "failed", "rejected", "cancelled", "absent"}
+        "completed", "busy", "no-answer", "failed", "rejected", "cancelled", "absent", "capped"}
     assert call["state"] == {"$ref": "#/components/schemas/CallState"}
     assert "pending" in schemas["AttemptState"]["enum"]
     assert {"type": "integer"} in call["duration_s"]["anyOf"]
