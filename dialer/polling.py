@@ -44,7 +44,13 @@ from dialer.errors import (
 )
 from dialer.models import CallUpdate, Mode
 from dialer.ratelimit import Kind, SlidingWindowLimiter
-from dialer.reconcile import decide_on_evidence, give_up_evidence, reconcile, redial_absent
+from dialer.reconcile import (
+    OnFinal,
+    decide_on_evidence,
+    give_up_evidence,
+    reconcile,
+    redial_absent,
+)
 from dialer.settings import Settings
 from dialer.store import Store, call_id_of, is_terminal
 
@@ -82,6 +88,7 @@ class _Poller:
     clients: dict[str, PollClient]
     budget: SlidingWindowLimiter
     report: PollReport
+    on_final: OnFinal | None = None
 
     # --- the budget ------------------------------------------------------------------
     def _request(self, zset: str, aid: str, account: str,
@@ -143,7 +150,7 @@ class _Poller:
             log.warning("poll of %s failed: %s", aid, answer)
             self.report.errors += 1
             return
-        if reconcile(store, self.settings, aid, answer).changed:
+        if reconcile(store, self.settings, aid, answer, on_final=self.on_final).changed:
             self.report.updated += 1
         if final:  # that was the one look for Duration / Price after the end
             store.mark_fill_polled(aid)
@@ -159,7 +166,7 @@ class _Poller:
         ended_ms = int(attempt.get("terminal_at") or 0)
         sid = attempt.get("call_sid")
         if not sid or store.now_ms() - ended_ms > s.evidence_deadline_s * 1000:
-            give_up_evidence(store, s, aid)
+            give_up_evidence(store, s, aid, self.on_final)
             self.report.no_evidence += 1
             return
         call = store.get_call(call_id_of(aid))
@@ -172,8 +179,8 @@ class _Poller:
             log.warning("leg look-up of %s failed: %s", aid, answer)
             self.report.errors += 1
             return
-        reconcile(store, s, aid, answer)
-        if decide_on_evidence(store, s, aid, call):
+        reconcile(store, s, aid, answer, on_final=self.on_final)
+        if decide_on_evidence(store, s, aid, call, on_final=self.on_final):
             self.report.evidence += 1
 
     def resolve_unknown(self, aid: str, attempt: dict[str, str], call: dict[str, str]) -> None:
@@ -205,7 +212,7 @@ class _Poller:
         update: CallUpdate = listed.update
         if not update.call_sid:
             update = update.model_copy(update={"call_sid": listed.sid})
-        reconcile(store, s, aid, update)
+        reconcile(store, s, aid, update, on_final=self.on_final)
         self.report.resolved_unknown += 1
         log.info("unknown attempt %s found in Exotel's call details: %s", aid, listed.sid)
 
@@ -232,9 +239,11 @@ def poll_due(
     settings: Settings,
     clients: dict[str, PollClient],
     budget: SlidingWindowLimiter,
+    on_final: OnFinal | None = None,
 ) -> PollReport:
-    """Handle every member of the three sets whose time has come (bounded per tick)."""
-    poller = _Poller(store, settings, clients, budget, PollReport())
+    """Handle every member of the three sets whose time has come (bounded per tick);
+    ``on_final(call)`` as in :func:`dialer.reconcile.reconcile`."""
+    poller = _Poller(store, settings, clients, budget, PollReport(), on_final)
     interval_ms = int(settings.poll_interval_s * 1000)
     for zset in (store.keys.active, store.keys.unknown):
         work = functools.partial(poller.placed_or_unknown, zset)

@@ -222,6 +222,11 @@ class Settings(BaseSettings):
     campaign_tick_s: float = Field(
         default=2.0, gt=0, le=60, description="beat period of the campaign tick"
     )
+    campaign_handoff: bool = Field(
+        default=True,
+        description="a campaign call's end hands its agent (flow: its slot) the next contact "
+        "at once, without waiting for the tick",
+    )
     campaign_share: float = Field(
         default=0.8, gt=0, le=1,
         description="share of an account's limit campaigns may use (the rest: single calls)",

@@ -23,6 +23,7 @@ import redis
 from dialer.campaigns import lua
 from dialer.campaigns.keys import CampaignKeys
 from dialer.campaigns.models import CampaignStateError
+from dialer.keys import Keys
 
 ADD_CHUNK = 1000  # contacts per ADD_CONTACTS call
 ADDED, DUPLICATE, DNC_GLOBAL, DNC_CAMPAIGN = 1, 0, 2, 3
@@ -58,10 +59,22 @@ class Contact:
                    data.get("f", {}))
 
 
+@dataclass(frozen=True)
+class CallRow:
+    """What the tick needs of a live contact's call: ``final`` is its final status
+    (``'unknown'`` when given up on), ``''`` while it goes on."""
+
+    final: str
+    attempts: int
+    current_attempt: str
+
+
 class ContactQueue:
-    def __init__(self, client: redis.Redis, keys: CampaignKeys | None = None) -> None:
+    def __init__(self, client: redis.Redis, keys: CampaignKeys | None = None,
+                 core_keys: Keys | None = None) -> None:
         self.r = client
         self.keys = keys or CampaignKeys()
+        self.core = core_keys or Keys(self.keys.prefix)
         self._add = client.register_script(lua.ADD_CONTACTS)
         self._take = client.register_script(lua.TAKE)
         self._reap = client.register_script(lua.REAP)
@@ -167,3 +180,34 @@ class ContactQueue:
             return {}
         values = cast(list[str | None], self.r.hmget(self.keys.contacts(cid), list(numbers)))
         return dict(zip(numbers, values, strict=True))
+
+    def call_rows(self, cid: str, numbers: Sequence[str]) -> dict[str, CallRow]:
+        """The calls of these contacts (numbers without a call are left out)."""
+        calls = self.calls(cid, numbers)
+        with_call = [n for n in numbers if calls.get(n) and not str(calls[n]).startswith("!")]
+        pipe = self.r.pipeline(transaction=False)
+        for n in with_call:
+            pipe.hmget(self.core.call(str(calls[n])), "state", "final_status", "attempts",
+                       "current_attempt")
+        out: dict[str, CallRow] = {}
+        for n, (state, final, attempts, current) in zip(with_call, pipe.execute(),
+                                                         strict=True):
+            done = final or ("unknown" if state == "unknown" else "")
+            out[n] = CallRow(str(done), int(attempts or 1), str(current or ""))
+        return out
+
+    def talk_times(self, attempt_ids: Sequence[str]) -> list[str]:
+        """Each attempt's talk time in seconds (``''`` unknown)."""
+        pipe = self.r.pipeline(transaction=False)
+        for aid in attempt_ids:
+            pipe.hget(self.core.attempt(aid), "talk_time_s")
+        return [str(t or "") for t in pipe.execute()]
+
+    def agents_in_calls(self, account: str, agents: Sequence[str]) -> dict[str, int]:
+        """How many calls of the account hold each agent now (any source)."""
+        sec, usec = self.r.time()
+        now_ms = int(sec) * 1000 + int(usec) // 1000
+        pipe = self.r.pipeline(transaction=False)
+        for a in agents:
+            pipe.zcount(self.core.agent(account, a), now_ms, "+inf")
+        return {a: int(n) for a, n in zip(agents, pipe.execute(), strict=True)}
