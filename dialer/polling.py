@@ -137,12 +137,19 @@ class _Poller:
                 self.resolve_unknown(aid, attempt, call)
             return
         v3 = call.get("mode") == Mode.V3.value
-        # the look for Duration / Price after the end never takes a slot a dial could use
+        # the look for Duration / Price after the end never takes a slot a dial could use,
+        # nor does an agent-mode call's look ahead of its regular polls
+        early = zset == store.keys.active and not final and is_agent_mode(call)
+        kind: Kind = "background" if final else "lookup"
+        if early:
+            kind = agent_poll_kind(self.settings, (store.now_ms() - int(
+                attempt.get("outcome_at") or 0)) / 1000)
         sent, answer = self._request(zset, aid, call.get("account", ""), lambda c: (
-            c.get_call_v3(sid) if v3 else c.get_call(sid, details=True)),
-            "background" if final else "lookup")
+            c.get_call_v3(sid) if v3 else c.get_call(sid, details=True)), kind)
         if not sent:
             return
+        if early:  # looked at again soon (a final answer takes it out of the set)
+            store.push_back(zset, aid, agent_poll_interval_ms(self.settings))
         if isinstance(answer, ExotelNotFoundError):
             self._expire_unknown(zset, aid, attempt)
             return
@@ -261,6 +268,37 @@ def _guard(poller: _Poller, aid: str, work: Callable[[str], None]) -> None:
     except NotFoundError:
         poller.report.errors += 1
         log.warning("poll: attempt %s or its call is gone", aid)
+
+
+def is_agent_mode(call: dict[str, str]) -> bool:
+    """A call whose first leg is an agent (connect, v3): the agent waits for its end."""
+    return call.get("mode") in (Mode.CONNECT.value, Mode.V3.value)
+
+
+def first_poll_ms(settings: Settings, call: dict[str, str]) -> int:
+    """When a placed call without a final callback is first looked up."""
+    after = settings.poll_after_s
+    if is_agent_mode(call):
+        after = min(after, settings.agent_poll_after_s)
+    return int(after * 1000)
+
+
+def agent_poll_interval_ms(settings: Settings) -> int:
+    return int(min(settings.agent_poll_interval_s, settings.poll_interval_s) * 1000)
+
+
+def agent_poll_kind(settings: Settings, age_s: float) -> Kind:
+    """The budget kind of an agent-mode call's look ``age_s`` after placement.
+
+    Its regular polls (``poll_after_s``, then every ``poll_interval_s``) are look-ups as
+    for any call; the looks in between, every ``agent_poll_interval_s``, are background
+    ones: sent only while the account's window is less than half full, so they never
+    take a slot a dial, or a poll that decides a call, could use.
+    """
+    if age_s < settings.poll_after_s:
+        return "background"
+    since_regular = (age_s - settings.poll_after_s) % settings.poll_interval_s
+    return "lookup" if since_regular < settings.agent_poll_interval_s else "background"
 
 
 def needs_fill(attempt: dict[str, str]) -> bool:
