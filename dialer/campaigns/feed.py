@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 
+from dialer.campaigns.contact_repo import ContactRepo
 from dialer.campaigns.models import call_for
-from dialer.campaigns.queue import Contact, ContactQueue
+from dialer.campaigns.queue import Contact
 from dialer.campaigns.repo import Campaign
 from dialer.errors import ValidationError
 from dialer.settings import Settings
@@ -20,7 +21,7 @@ from dialer.store import Created, NewCall, Store
 log = logging.getLogger("dialer.campaigns.feed")
 
 
-def create_calls(store: Store, settings: Settings, queue: ContactQueue, c: Campaign,
+def create_calls(store: Store, settings: Settings, queue: ContactRepo, c: Campaign,
                  taken: list[tuple[str, str]], *, delay_ms: int = 0) -> list[Created]:
     """Write the calls of ``taken`` contacts (``(number, agent or '')``); ``delay_ms`` as
     in :meth:`dialer.store.Store.create_calls` (-1: the caller publishes them now)."""

@@ -16,10 +16,10 @@ from typing import Any
 import redis
 from pydantic import ValidationError as PydanticValidationError
 
+from dialer.campaigns.contact_repo import CallRow, ContactRepo
 from dialer.campaigns.importer import ImportReport, import_contacts, parse_import, write_import
 from dialer.campaigns.keys import CampaignKeys
 from dialer.campaigns.models import CampaignSpec, CampaignState, check_spec
-from dialer.campaigns.queue import CallRow, ContactQueue
 from dialer.campaigns.repo import Campaign, CampaignRepo
 from dialer.campaigns.schedule import Cron
 from dialer.errors import ValidationError
@@ -51,7 +51,7 @@ class Lifecycle:
         self.settings = settings
         keys = CampaignKeys(settings.key_prefix)
         self.repo = CampaignRepo(store.r, keys, settings.campaign_clock_offset_s)
-        self.queue = ContactQueue(store.r, keys, store.keys)
+        self.queue = ContactRepo(store.r, keys, store.keys)  # the contacts' writer
 
     @classmethod
     def connect(cls, client: redis.Redis, settings: Settings) -> Lifecycle:
@@ -84,7 +84,7 @@ class Lifecycle:
         try:
             report = None
             if parsed is not None:
-                report = write_import(self.repo, self.queue, cid, parsed, sched.timezone)
+                report = write_import(self.queue, cid, parsed, sched.timezone)
             if start:
                 self.start(cid)
         except BaseException:
@@ -191,10 +191,9 @@ class Lifecycle:
         upcoming = cron.next_after(now, sched.timezone)
         self.repo.set_fields(c.id, next_run_ms=int(upcoming.timestamp() * 1000))
         run_id = f"{c.id}-{fire:%Y%m%d%H%M}"
-        claim = f"{self.repo.keys.campaign(run_id)}:claim"
-        if not self.store.r.set(claim, c.id, nx=True, ex=7 * 86400):
+        if not self.repo.claim_run(run_id, c.id):
             return []
-        self._copy_contacts(c.id, run_id)
+        self.repo.copy_contacts(c.id, run_id)
         spec = c.spec.model_copy(update={"schedule": sched.model_copy(
             update={"recurrence": None, "start_at": fire, "end_at": None})})
         self.repo.create(spec, cid=run_id, template_id=c.id)
@@ -203,12 +202,3 @@ class Lifecycle:
         self.repo.incr(c.id, "runs")
         self.repo.transition(run_id, "start")
         return [run_id]
-
-    def _copy_contacts(self, src: str, dst: str) -> None:
-        k, r = self.repo.keys, self.store.r
-        pipe = r.pipeline(transaction=True)
-        for key in (k.contacts, k.zones, k.dnc):
-            pipe.copy(key(src), key(dst), replace=True)
-        for z in self.queue.zones(src):
-            pipe.copy(k.queue(src, z), k.queue(dst, z), replace=True)
-        pipe.execute()

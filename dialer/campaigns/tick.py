@@ -76,7 +76,7 @@ class Ticker:
                 running[c.spec.account or ""].append(c)
         for account, campaigns in running.items():
             self._feed(account, campaigns, now, report)
-        self.store.r.incr(self.keys.ticks)
+        self.repo.note_tick()
         return report
 
     # --- lifecycle -------------------------------------------------------------------
@@ -131,7 +131,7 @@ class Ticker:
         zones = [z for z, n in lengths.items() if n > 0 and window.is_open(now, z)]
         if not zones:
             return None
-        room = min(c.spec.pacing.max_concurrent - int(self.store.r.zcard(self.keys.live(c.id))),
+        room = min(c.spec.pacing.max_concurrent - self.queue.live_count(c.id),
                    sum(lengths[z] for z in zones))
         agents = None
         if c.spec.mode is not Mode.FLOW:
@@ -153,7 +153,7 @@ class Ticker:
                                   s.campaign_share)
         burst = burst_for(rate, s.campaign_tick_s)
         total = self.buckets.take(f"a:{account}", rate, burst, sum(demands))
-        start = int(self.store.r.incr(self.keys.round_robin(account)))
+        start = self.repo.next_round(account)
         shares = fair_split(total, demands, start % len(demands))
         for plan, share in zip(plans, shares, strict=True):
             if plan is None:
