@@ -235,8 +235,8 @@ class Settings(BaseSettings):
     )
     campaign_handoff: bool = Field(
         default=True,
-        description="a campaign call's end hands its agent (flow: its slot) the next contact "
-        "at once, without waiting for the tick",
+        description="an agent-mode campaign call's end hands its agent the next contact at "
+        "once, without waiting for the tick",
     )
     campaign_share: float = Field(
         default=0.8, gt=0, le=1,

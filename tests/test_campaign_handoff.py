@@ -141,7 +141,7 @@ def test_no_hand_off_when_the_tick_would_not_dial(redis_url: str, why: str) -> N
         assert life.queue.busy_agents(cid) == {}
 
 
-def test_flow_mode_hands_the_freed_slot_over(life: Lifecycle) -> None:
+def test_a_flow_campaign_is_left_to_the_tick(life: Lifecycle) -> None:
     cid = life.create(spec(schedule=ALL_DAY, pacing={"calls_per_minute": 600,
                                                      "max_concurrent": 1}))
     life.import_contacts(cid, csv_of([number(i) for i in range(2)]))
@@ -149,7 +149,10 @@ def test_flow_mode_hands_the_freed_slot_over(life: Lifecycle) -> None:
     published = Published()
     end(life, place(life, first_call(life, cid)), Handoff(life.store, life.settings,
                                                           published))
-    assert published.ids == [campaign_calls(life, cid)[number(1)] + "-1"]
+    assert published.ids == []  # no agent waits: the tick counts it and feeds the slot
+    assert summary(life, cid)["finished"] == 0
+    tick(life.store, life.settings)
+    assert summary(life, cid)["finished"] == 1 and len(campaign_calls(life, cid)) == 2
 
 
 def test_a_hand_off_and_a_tick_at_once_count_once_and_dial_once(life: Lifecycle) -> None:

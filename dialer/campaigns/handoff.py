@@ -4,16 +4,16 @@ Without it an agent whose call ended waits for the next campaign tick (which cou
 call and frees the agent) and then for the pump (which sends the new call): about two
 seconds of idle agent per call. The hand-off runs where the final update is applied
 (:func:`dialer.reconcile.reconcile`, for a callback or a poll, and after a retry decision
-taken on leg evidence): it counts the call, frees its agent (or, in flow mode, its
-``max_concurrent`` slot), takes one next contact for that agent under exactly the tick's
-rules — campaign running and not past ``end_at``, the contact's window open, a token of
-the campaign's pace and of the account's campaign share, fewer than ``max_concurrent``
-live — and publishes its attempt at once (no due set, no pump).
+taken on leg evidence): it counts the call, frees its agent, takes one next contact for
+that agent under exactly the tick's rules — campaign running and not past ``end_at``, the
+contact's window open, a token of the campaign's pace and of the account's campaign share,
+fewer than ``max_concurrent`` live — and publishes its attempt at once (no due set, no pump).
 
 It is only a shortcut: every step is the tick's own atomic script (count once, take once,
 the agent held by one contact), so a hand-off racing a tick cannot dial a contact twice
 or give one agent two contacts, and whatever the hand-off does not do (no token, window
-closed, an error) the next tick does. ``DIALER_CAMPAIGN_HANDOFF=false`` turns it off.
+closed, an error) the next tick does; a flow campaign (no agent waits) is left to the
+tick. ``DIALER_CAMPAIGN_HANDOFF=false`` turns it off.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class Handoff:
 
     def __call__(self, call: dict[str, str]) -> list[str]:
         cid = call.get("campaign_id") or ""
-        if not cid or not self.settings.campaign_handoff:
-            return []
+        if not cid or not self.settings.campaign_handoff or call.get("mode") == Mode.FLOW.value:
+            return []  # a flow campaign has no agent waiting: the tick feeds it
         try:
             return self._hand_off(cid, call)
         except (redis.RedisError, DialerError) as exc:  # the next tick does it instead
@@ -68,9 +68,9 @@ class Handoff:
             return []
         c = life.repo.get(cid)
         agent = next((a for a, n in life.queue.busy_agents(cid).items() if n == number), "")
-        life.reap_numbers(c, [number], {number: agent} if agent else {})
-        if c.spec.mode is not Mode.FLOW and not agent:
+        if not agent:
             return []  # the tick freed this agent already (and may have given it a contact)
+        life.reap_numbers(c, [number], {number: agent})
         return self._feed(c, agent)
 
     def _feed(self, c: Campaign, agent: str) -> list[str]:
@@ -84,8 +84,7 @@ class Handoff:
         window = sched.window()
         zones = [z for z, n in life.queue.queue_lengths(c.id).items()
                  if n > 0 and window.is_open(now, z)]
-        agents = [agent] if agent else None
-        if not zones or (agents and not self._agent_free(c, agent)):
+        if not zones or not self._agent_free(c, agent):
             return []
         rate = c.spec.pacing.calls_per_minute / 60.0
         burst = burst_for(rate, s.campaign_tick_s)
@@ -100,7 +99,7 @@ class Handoff:
             return []
         taken: list[tuple[str, str]] = []
         for z in zones:
-            taken = life.queue.take(c.id, z, 1, c.spec.pacing.max_concurrent, agents)
+            taken = life.queue.take(c.id, z, 1, c.spec.pacing.max_concurrent, [agent])
             if taken:
                 break
         created = create_calls(self.store, s, life.queue, c, taken, delay_ms=-1)
@@ -110,8 +109,7 @@ class Handoff:
             self.buckets.give_back(account_bucket, a_rate, a_burst, 1)
             return []
         self.publish(ids)
-        log.info("campaign %s: %s handed its next contact (%s)", c.id, agent or "a slot",
-                 ids[0])
+        log.info("campaign %s: agent %s handed its next contact (%s)", c.id, agent, ids[0])
         return ids
 
     def _agent_free(self, c: Campaign, agent: str) -> bool:
