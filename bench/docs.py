@@ -34,11 +34,14 @@ def _fmt(value: Any) -> str:
 
 
 def _rows_table(rows: list[dict[str, Any]]) -> list[str]:
-    lines = ["| " + " | ".join(title for _, title in ROW_COLUMNS) + " |",
-             "|" + "---|" * len(ROW_COLUMNS)]
+    columns = ROW_COLUMNS
+    if not any("method" in row for row in rows):  # not the limits: the rows' own figures
+        columns = [(k, k) for k in dict.fromkeys(k for row in rows for k in row)]
+    lines = ["| " + " | ".join(title for _, title in columns) + " |",
+             "|" + "---|" * len(columns)]
     for row in rows:
         cells = []
-        for key, _ in ROW_COLUMNS:
+        for key, _ in columns:
             value = row.get(key, "")
             if key == "utilisation" and isinstance(value, int | float):
                 value = f"{value:.1%}"

@@ -29,6 +29,7 @@ BENCHES: list[tuple[str, list[str], float]] = [
     ("latency", ["bench.bench_latency"], 300),
     ("dispatch", ["bench.bench_dispatch"], 400),
     ("due_memory", ["bench.bench_due_memory"], 400),
+    ("agent_gap", ["bench.bench_agent_gap"], 900),
     ("limits", ["bench.bench_limits"], 900),
     ("limits_real", ["bench.bench_limits", "--real"], 600),
 ]

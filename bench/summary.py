@@ -66,6 +66,17 @@ def _campaign(r: dict[str, Any]) -> list[Row]:
     return rows or _generic(r)
 
 
+def _agent_gap(r: dict[str, Any]) -> list[Row]:
+    out = []
+    for row in r["rows"]:
+        what = (f"agent idle gap, {row['scenario']}, {row['callbacks_lost']} of callbacks "
+                f"lost ({r['agents']} agents, {r['call_s']:g} s calls)")
+        bound = f" ({row['open_gaps']} still open at the end)" if row.get("open_gaps") else ""
+        out.append((what, f"p50 **{_n(row['gap_p50_ms'])} ms**, p95 **{_n(row['gap_p95_ms'])} "
+                          f"ms**, occupancy {row['occupancy']:.0%}{bound}"))
+    return out
+
+
 def flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested figures as ``outer.inner`` keys."""
     out: dict[str, Any] = {}
@@ -88,6 +99,7 @@ def _generic(r: dict[str, Any]) -> list[Row]:
 HEADLINES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "limits": _limits, "limits_real": _limits, "dispatch": _dispatch, "enqueue": _enqueue,
     "latency": _latency, "due_memory": _due_memory, "campaign_import": _campaign,
+    "agent_gap": _agent_gap,
 }
 
 

@@ -32,6 +32,7 @@ from dialer.errors import (
 )
 from dialer.exotel.models import Request, build_request
 from dialer.models import AttemptState, Mode
+from dialer.polling import first_poll_ms
 from dialer.ratelimit import SlidingWindowLimiter
 from dialer.settings import Settings
 from dialer.store import Store, call_id_of
@@ -256,7 +257,7 @@ def _record(
     if outcome == "placed":
         store.record_outcome(attempt_id, claim, AttemptState.PLACED,
                              call_sid=result.call_sid or "",
-                             check_after_ms=int(s.poll_after_s * 1000))
+                             check_after_ms=first_poll_ms(s, call))
         return "placed"
     if outcome == "unknown":
         store.record_outcome(attempt_id, claim, AttemptState.UNKNOWN,

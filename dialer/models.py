@@ -6,6 +6,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# CustomField carries "<attempt id>|<your value>"; attempt ids are at most 27 characters.
+ATTEMPT_ID_MAX_LEN = 27
+CUSTOM_FIELD_MAX_LEN = 128 - ATTEMPT_ID_MAX_LEN - 1
+
 
 class Mode(StrEnum):
     CONNECT = "connect"  # v1 connect two numbers (From = agent, To = customer)

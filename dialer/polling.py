@@ -44,7 +44,13 @@ from dialer.errors import (
 )
 from dialer.models import CallUpdate, Mode
 from dialer.ratelimit import Kind, SlidingWindowLimiter
-from dialer.reconcile import decide_on_evidence, give_up_evidence, reconcile, redial_absent
+from dialer.reconcile import (
+    OnFinal,
+    decide_on_evidence,
+    give_up_evidence,
+    reconcile,
+    redial_absent,
+)
 from dialer.settings import Settings
 from dialer.store import Store, call_id_of, is_terminal
 
@@ -82,6 +88,7 @@ class _Poller:
     clients: dict[str, PollClient]
     budget: SlidingWindowLimiter
     report: PollReport
+    on_final: OnFinal | None = None
 
     # --- the budget ------------------------------------------------------------------
     def _request(self, zset: str, aid: str, account: str,
@@ -130,12 +137,19 @@ class _Poller:
                 self.resolve_unknown(aid, attempt, call)
             return
         v3 = call.get("mode") == Mode.V3.value
-        # the look for Duration / Price after the end never takes a slot a dial could use
+        # the look for Duration / Price after the end never takes a slot a dial could use,
+        # nor does an agent-mode call's look ahead of its regular polls
+        early = zset == store.keys.active and not final and is_agent_mode(call)
+        kind: Kind = "background" if final else "lookup"
+        if early:
+            kind = agent_poll_kind(self.settings, (store.now_ms() - int(
+                attempt.get("outcome_at") or 0)) / 1000)
         sent, answer = self._request(zset, aid, call.get("account", ""), lambda c: (
-            c.get_call_v3(sid) if v3 else c.get_call(sid, details=True)),
-            "background" if final else "lookup")
+            c.get_call_v3(sid) if v3 else c.get_call(sid, details=True)), kind)
         if not sent:
             return
+        if early:  # looked at again soon (a final answer takes it out of the set)
+            store.push_back(zset, aid, agent_poll_interval_ms(self.settings))
         if isinstance(answer, ExotelNotFoundError):
             self._expire_unknown(zset, aid, attempt)
             return
@@ -143,7 +157,7 @@ class _Poller:
             log.warning("poll of %s failed: %s", aid, answer)
             self.report.errors += 1
             return
-        if reconcile(store, self.settings, aid, answer).changed:
+        if reconcile(store, self.settings, aid, answer, on_final=self.on_final).changed:
             self.report.updated += 1
         if final:  # that was the one look for Duration / Price after the end
             store.mark_fill_polled(aid)
@@ -159,7 +173,7 @@ class _Poller:
         ended_ms = int(attempt.get("terminal_at") or 0)
         sid = attempt.get("call_sid")
         if not sid or store.now_ms() - ended_ms > s.evidence_deadline_s * 1000:
-            give_up_evidence(store, s, aid)
+            give_up_evidence(store, s, aid, self.on_final)
             self.report.no_evidence += 1
             return
         call = store.get_call(call_id_of(aid))
@@ -172,8 +186,8 @@ class _Poller:
             log.warning("leg look-up of %s failed: %s", aid, answer)
             self.report.errors += 1
             return
-        reconcile(store, s, aid, answer)
-        if decide_on_evidence(store, s, aid, call):
+        reconcile(store, s, aid, answer, on_final=self.on_final)
+        if decide_on_evidence(store, s, aid, call, on_final=self.on_final):
             self.report.evidence += 1
 
     def resolve_unknown(self, aid: str, attempt: dict[str, str], call: dict[str, str]) -> None:
@@ -205,7 +219,7 @@ class _Poller:
         update: CallUpdate = listed.update
         if not update.call_sid:
             update = update.model_copy(update={"call_sid": listed.sid})
-        reconcile(store, s, aid, update)
+        reconcile(store, s, aid, update, on_final=self.on_final)
         self.report.resolved_unknown += 1
         log.info("unknown attempt %s found in Exotel's call details: %s", aid, listed.sid)
 
@@ -232,9 +246,11 @@ def poll_due(
     settings: Settings,
     clients: dict[str, PollClient],
     budget: SlidingWindowLimiter,
+    on_final: OnFinal | None = None,
 ) -> PollReport:
-    """Handle every member of the three sets whose time has come (bounded per tick)."""
-    poller = _Poller(store, settings, clients, budget, PollReport())
+    """Handle every member of the three sets whose time has come (bounded per tick);
+    ``on_final(call)`` as in :func:`dialer.reconcile.reconcile`."""
+    poller = _Poller(store, settings, clients, budget, PollReport(), on_final)
     interval_ms = int(settings.poll_interval_s * 1000)
     for zset in (store.keys.active, store.keys.unknown):
         work = functools.partial(poller.placed_or_unknown, zset)
@@ -252,6 +268,37 @@ def _guard(poller: _Poller, aid: str, work: Callable[[str], None]) -> None:
     except NotFoundError:
         poller.report.errors += 1
         log.warning("poll: attempt %s or its call is gone", aid)
+
+
+def is_agent_mode(call: dict[str, str]) -> bool:
+    """A call whose first leg is an agent (connect, v3): the agent waits for its end."""
+    return call.get("mode") in (Mode.CONNECT.value, Mode.V3.value)
+
+
+def first_poll_ms(settings: Settings, call: dict[str, str]) -> int:
+    """When a placed call without a final callback is first looked up."""
+    after = settings.poll_after_s
+    if is_agent_mode(call):
+        after = min(after, settings.agent_poll_after_s)
+    return int(after * 1000)
+
+
+def agent_poll_interval_ms(settings: Settings) -> int:
+    return int(min(settings.agent_poll_interval_s, settings.poll_interval_s) * 1000)
+
+
+def agent_poll_kind(settings: Settings, age_s: float) -> Kind:
+    """The budget kind of an agent-mode call's look ``age_s`` after placement.
+
+    Its regular polls (``poll_after_s``, then every ``poll_interval_s``) are look-ups as
+    for any call; the looks in between, every ``agent_poll_interval_s``, are background
+    ones: sent only while the account's window is less than half full, so they never
+    take a slot a dial, or a poll that decides a call, could use.
+    """
+    if age_s < settings.poll_after_s:
+        return "background"
+    since_regular = (age_s - settings.poll_after_s) % settings.poll_interval_s
+    return "lookup" if since_regular < settings.agent_poll_interval_s else "background"
 
 
 def needs_fill(attempt: dict[str, str]) -> bool:

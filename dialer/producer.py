@@ -25,13 +25,10 @@ from dialer.caps import CapReachedError, ContactCaps, customer_number
 from dialer.errors import ValidationError
 from dialer.exotel.models import build_request
 from dialer.keys import Keys
-from dialer.models import Mode
+from dialer.models import ATTEMPT_ID_MAX_LEN, CUSTOM_FIELD_MAX_LEN, Mode
 from dialer.settings import Settings
 from dialer.store import NewCall, Store
 
-# CustomField carries "<attempt id>|<your value>"; attempt ids are at most 27 characters.
-ATTEMPT_ID_MAX_LEN = 27
-CUSTOM_FIELD_MAX_LEN = 128 - ATTEMPT_ID_MAX_LEN - 1
 METADATA_MAX_BYTES = 4096
 BULK_CHUNK = 5000  # calls per pipelined round trip
 RESERVED_PARAMS = frozenset(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Callable
 
 from dialer.errors import NotFoundError
 from dialer.models import EXOTEL_TERMINAL_STATUSES, AttemptState, CallUpdate, Mode
@@ -23,6 +24,10 @@ from dialer.settings import Settings
 from dialer.store import Applied, Store, call_id_of
 
 log = logging.getLogger("dialer.reconcile")
+
+# Called with the call's hash (as read before the update) once the call is final: the
+# campaigns' hand-off (dialer.campaigns.handoff) gives its agent the next contact.
+OnFinal = Callable[[dict[str, str]], object]
 
 _STATE_OF_STATUS = {
     "completed": AttemptState.COMPLETED,
@@ -63,8 +68,12 @@ def reconcile(
     attempt_id: str,
     update: CallUpdate,
     rand: random.Random | None = None,
+    on_final: OnFinal | None = None,
 ) -> Applied:
-    """Apply ``update`` to ``attempt_id``; schedule a retry when the policy says so."""
+    """Apply ``update`` to ``attempt_id``; schedule a retry when the policy says so.
+
+    ``on_final(call)`` runs when the update ended the call (no retry, no leg look-up),
+    after its agent was released."""
     try:
         attempt = store.get_attempt(attempt_id)
         call = store.get_call(call_id_of(attempt_id))
@@ -81,7 +90,7 @@ def reconcile(
         evidence_after_ms=int(settings.evidence_delay_s * 1000),
     )
     if applied.awaiting_evidence and not applied.became_terminal:
-        decide_on_evidence(store, settings, attempt_id, call, rand)
+        decide_on_evidence(store, settings, attempt_id, call, rand, on_final)
     if applied.became_terminal:
         if call["mode"] == Mode.CONNECT.value:
             agent = json.loads(call["request"]).get("From")
@@ -91,6 +100,8 @@ def reconcile(
             # Duration and Price arrive about two minutes after the end: look once more.
             store.check_later(store.keys.active, attempt_id,
                               int(settings.fill_poll_after_s * 1000))
+        if on_final is not None and not applied.retried and not applied.awaiting_evidence:
+            on_final(call)
     return applied
 
 
@@ -102,7 +113,8 @@ def _decide(settings: Settings, call: dict[str, str], attempt: dict[str, str],
 
 
 def decide_on_evidence(store: Store, settings: Settings, attempt_id: str,
-                       call: dict[str, str], rand: random.Random | None = None) -> bool:
+                       call: dict[str, str], rand: random.Random | None = None,
+                       on_final: OnFinal | None = None) -> bool:
     """Take the retry decision of an ended attempt from the legs it now knows.
 
     Returns True when the decision was taken (by this call or an earlier one); False while
@@ -116,18 +128,23 @@ def decide_on_evidence(store: Store, settings: Settings, attempt_id: str,
                        rand)
     if decision.needs_evidence:
         return False
-    store.decide(attempt_id, decision)
+    decided, retried = store.decide(attempt_id, decision)
     log.info("attempt %s: %s", attempt_id, decision.reason)
+    if decided and not retried and on_final is not None:
+        on_final(call)
     return True
 
 
-def give_up_evidence(store: Store, settings: Settings, attempt_id: str) -> None:
+def give_up_evidence(store: Store, settings: Settings, attempt_id: str,
+                     on_final: OnFinal | None = None) -> None:
     """No leg evidence by the deadline: the safe default, no retry."""
     attempt = store.get_attempt(attempt_id)
     decision = decide_without_evidence(attempt.get("status") or attempt.get("state"),
                                        settings.evidence_deadline_s)
     if store.decide(attempt_id, decision)[0]:
         log.warning("attempt %s: %s", attempt_id, decision.reason)
+        if on_final is not None:
+            on_final(store.get_call(call_id_of(attempt_id)))
 
 
 def redial_absent(store: Store, settings: Settings, attempt_id: str) -> None:

@@ -180,8 +180,24 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(
         default=60.0, gt=0, description="then poll it again this often until it is final"
     )
+    agent_poll_after_s: float = Field(
+        default=10.0, gt=0,
+        description="an agent-mode call (connect, v3) without a final callback is looked up "
+        "this soon after placement (a look-up only while the account's window is less than "
+        "half full) …",
+    )
+    agent_poll_interval_s: float = Field(
+        default=15.0, gt=0,
+        description="… and again this often, besides the regular polls: an agent whose "
+        "callback was lost waits seconds, not minutes",
+    )
     campaign_tick_s: float = Field(
         default=2.0, gt=0, le=60, description="beat period of the campaign tick"
+    )
+    campaign_handoff: bool = Field(
+        default=True,
+        description="an agent-mode campaign call's end hands its agent the next contact at "
+        "once, without waiting for the tick",
     )
     campaign_share: float = Field(
         default=0.8, gt=0, le=1,

@@ -14,7 +14,7 @@ import redis
 
 from dialer.errors import RateLimitedError
 from dialer.models import AttemptState, CallUpdate
-from dialer.polling import poll_due
+from dialer.polling import agent_poll_interval_ms, agent_poll_kind, first_poll_ms, poll_due
 from dialer.ratelimit import SlidingWindowLimiter
 from dialer.reconcile import reconcile
 from dialer.settings import Settings
@@ -354,3 +354,50 @@ def test_an_unlisted_unknown_frees_its_agent_once_no_call_can_still_be_going_on(
     tick(store, s, FakeExotel())
     assert store.r.zcard(agent) == 0
     assert store.get_attempt(c.attempt_id)["state"] == "unknown"  # still reported, not redialled
+
+
+def test_an_agent_mode_call_is_looked_up_early_and_often() -> None:
+    s = settings(poll_after_s=180, poll_interval_s=60, agent_poll_after_s=10,
+                 agent_poll_interval_s=15)
+    assert first_poll_ms(s, {"mode": "connect"}) == first_poll_ms(s, {"mode": "v3"}) == 10_000
+    assert first_poll_ms(s, {"mode": "flow"}) == 180_000  # no agent waits for it
+    assert agent_poll_interval_ms(s) == 15_000
+    # before the regular polls, and between them: background; a regular one: a look-up
+    kinds = {age: agent_poll_kind(s, age) for age in (10, 170, 185, 200, 239, 245, 300)}
+    assert kinds == {10: "background", 170: "background", 185: "lookup", 200: "background",
+                     239: "background", 245: "lookup", 300: "lookup"}
+    # set no shorter than the regular schedule, they are exactly the regular polls
+    slow = settings(poll_after_s=180, poll_interval_s=60, agent_poll_after_s=180,
+                    agent_poll_interval_s=60)
+    assert first_poll_ms(slow, {"mode": "connect"}) == 180_000
+    assert {agent_poll_kind(slow, age) for age in (180, 200, 241, 1000)} == {"lookup"}
+
+
+def test_an_early_look_never_takes_a_slot_a_dial_could_use(store: Store,
+                                                            clean_env: Any) -> None:
+    s = settings(poll_after_s=180, poll_interval_s=60, agent_poll_interval_s=15,
+                 rate_limit_calls=20, rate_limit_margin_calls=0)
+    _, aid = placed(store)  # an agent-mode call, no callback yet
+    going_on = CallUpdate(source="poll", call_sid="CA1", status="in-progress")
+    exotel = FakeExotel(details={"CA1": going_on})
+    limiter = budget(store.r, s)
+    key = store.keys.ratelimit("main")
+    for _ in range(10):  # dials fill half the window
+        assert limiter.acquire(key, "dial").admitted
+    report = poll_due(store, s, {"main": exotel}, limiter)  # type: ignore[dict-item]
+    assert exotel.seen == [] and report.deferred == 1
+    store.r.delete(key)  # the window empties
+    store.r.zadd(store.keys.active, {aid: 0})
+    poll_due(store, s, {"main": exotel}, limiter)  # type: ignore[dict-item]
+    assert exotel.seen == [("details", "CA1")]
+    due = store.r.zscore(store.keys.active, aid)
+    assert due is not None and 10_000 < due - store.now_ms() <= 15_000  # soon again
+    # the call ended and its callback was lost: the next look frees the agent
+    exotel.details["CA1"] = CallUpdate(source="poll", call_sid="CA1", status="completed",
+                                       leg1_status="completed", leg2_status="completed")
+    store.r.zadd(store.keys.active, {aid: 0})
+    ended: list[dict[str, str]] = []
+    poll_due(store, s, {"main": exotel}, limiter, ended.append)  # type: ignore[dict-item]
+    assert store.get_attempt(aid)["state"] == "completed"
+    assert store.r.zcard(store.keys.agent("main", AGENT)) == 0
+    assert [c["id"] for c in ended] == [aid.rsplit("-", 1)[0]]  # the hand-off was called

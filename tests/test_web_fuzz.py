@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from dialer.producer import CUSTOM_FIELD_MAX_LEN
+from dialer.models import CUSTOM_FIELD_MAX_LEN
 from dialer.publisher import CeleryPublisher, broker_app
 from dialer.settings import Settings, load_settings
 from dialer.web import create_app

@@ -13,6 +13,7 @@ from celery.signals import worker_process_init
 
 from dialer.campaigns.dnd import make_dnd_hook
 from dialer.campaigns.gate import make_gate
+from dialer.campaigns.handoff import make_handoff
 from dialer.caps import ContactCaps
 from dialer.dialing import DialContext
 from dialer.exotel.client import ExotelClient
@@ -20,6 +21,7 @@ from dialer.keys import Keys
 from dialer.monitor.labels import Labeler
 from dialer.publisher import CeleryPublisher
 from dialer.ratelimit import SlidingWindowLimiter
+from dialer.reconcile import OnFinal
 from dialer.redis_conn import client_for
 from dialer.settings import Settings
 from dialer.store import Store
@@ -32,6 +34,7 @@ class WorkerContext:
     store: Store
     dial: DialContext
     publisher: CeleryPublisher
+    on_final: OnFinal  # a campaign call ended: its agent's next contact, at once
 
 
 _lock = threading.Lock()
@@ -60,7 +63,9 @@ def build(app: Celery) -> WorkerContext:
                        gate=make_gate(store, settings), on_dnd=make_dnd_hook(store, settings),
                        caps=ContactCaps(client, store.keys, settings))
     labels = Labeler(client, store.keys, settings.max_retries)  # Flower's view of each call
-    return WorkerContext(settings, client, store, dial, CeleryPublisher(app, labels))
+    publisher = CeleryPublisher(app, labels)
+    return WorkerContext(settings, client, store, dial, publisher,
+                         make_handoff(store, settings, publisher.publish))
 
 
 def get(app: Celery) -> WorkerContext:

@@ -105,7 +105,7 @@ def reconcile(attempt_id: str, update: dict[str, Any]) -> str:
     except ValueError as exc:
         log.error("reconcile for %s: malformed update dropped: %s", attempt_id, exc)
         return "malformed"
-    a = reconcile_update(ctx.store, ctx.settings, attempt_id, parsed)
+    a = reconcile_update(ctx.store, ctx.settings, attempt_id, parsed, on_final=ctx.on_final)
     return reconcile_result(a.state, a.changed, a.became_terminal, a.retried,
                             a.awaiting_evidence)
 
@@ -135,5 +135,6 @@ def sweep() -> dict[str, int]:
 @exclusive(names.POLL_CALLS)
 def poll_calls() -> dict[str, int]:
     ctx = context.get(app)
-    report = poll_due(ctx.store, ctx.settings, ctx.dial.clients, ctx.dial.limiter)  # type: ignore[arg-type]
+    report = poll_due(ctx.store, ctx.settings, ctx.dial.clients, ctx.dial.limiter,  # type: ignore[arg-type]
+                      ctx.on_final)
     return dict(report.__dict__)

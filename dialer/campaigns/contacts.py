@@ -13,8 +13,8 @@ from phonenumbers import timezone as pn_timezone
 from dialer.campaigns.queue import Contact
 from dialer.campaigns.schedule import zone
 from dialer.errors import InvalidNumberError
+from dialer.models import CUSTOM_FIELD_MAX_LEN
 from dialer.phone import normalize
-from dialer.producer import CUSTOM_FIELD_MAX_LEN
 
 NAME_MAX_LEN = 200
 FIELDS_MAX_BYTES = 1024

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import cast
 
 from dialer.campaigns.keys import CampaignKeys
 from dialer.campaigns.repo import CampaignRepo, parse_spec
@@ -38,8 +37,7 @@ class CampaignGate:
         cid = call.get("campaign_id") or ""
         if not cid:
             return GO
-        state, spec_text = cast(list[str | None], self.repo.r.hmget(
-            self.repo.keys.campaign(cid), "state", "spec"))
+        state, spec_text = self.repo.gate_view(cid)
         if not state or not spec_text:
             return GateDecision("cancel", reason=f"campaign {cid} no longer exists")
         if state in ("cancelled", "completed"):

@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from dialer.campaigns.contact_repo import ContactRepo
 from dialer.campaigns.contacts import CUSTOM_FIELD_MAX_LEN, RowError, check_row
-from dialer.campaigns.queue import ADDED, DNC_CAMPAIGN, DNC_GLOBAL, Contact, ContactQueue
+from dialer.campaigns.queue import ADDED, DNC_CAMPAIGN, DNC_GLOBAL, Contact
 from dialer.campaigns.repo import CampaignRepo
 from dialer.errors import ValidationError
 
@@ -223,11 +224,14 @@ def parse_import(data: bytes, fmt: str, default_tz: str, zone_from_number: bool 
     return parsed
 
 
-def write_import(repo: CampaignRepo, queue: ContactQueue, cid: str, parsed: ParsedImport,
-                 default_tz: str) -> ImportReport:
-    """Write the good contacts of ``parsed`` in one transaction; complete its report."""
+def write_import(queue: ContactRepo, cid: str, parsed: ParsedImport, default_tz: str
+                 ) -> ImportReport:
+    """Write the good contacts of ``parsed`` and the counts of the rest in one
+    transaction; complete its report."""
     report = parsed.report
-    flags = queue.add(cid, parsed.contacts, default_tz, atomic=True)
+    flags = queue.add(cid, parsed.contacts, default_tz, atomic=True,
+                      counts={"invalid_rows": report.invalid,
+                              "duplicates": parsed.file_duplicates})
     for contact, flag in zip(parsed.contacts, flags, strict=True):
         if flag == ADDED:
             report.imported += 1
@@ -239,14 +243,10 @@ def write_import(repo: CampaignRepo, queue: ContactQueue, cid: str, parsed: Pars
             report.duplicates += 1
             report.note(RowError(contact.line, "already in the campaign", contact.number,
                                  "duplicate"))
-    if report.invalid:
-        repo.incr(cid, "invalid_rows", report.invalid)
-    if parsed.file_duplicates:
-        repo.incr(cid, "duplicates", parsed.file_duplicates)
     return report
 
 
-def import_contacts(repo: CampaignRepo, queue: ContactQueue, cid: str, data: bytes,
+def import_contacts(repo: CampaignRepo, queue: ContactRepo, cid: str, data: bytes,
                     fmt: str = "csv", *, progress: Callable[[int, int], None] | None = None
                     ) -> ImportReport:
     """Validate and add contacts to campaign ``cid``; ``progress(rows done, rows total)``.
@@ -258,7 +258,7 @@ def import_contacts(repo: CampaignRepo, queue: ContactQueue, cid: str, data: byt
     spec = repo.get(cid).spec
     tz = spec.schedule.timezone
     parsed = parse_import(data, fmt, tz, spec.schedule.zone_from_number, progress=progress)
-    report = write_import(repo, queue, cid, parsed, tz)
+    report = write_import(queue, cid, parsed, tz)
     if progress is not None:
         progress(report.rows, report.rows)
     return report

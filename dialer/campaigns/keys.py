@@ -36,6 +36,9 @@ class CampaignKeys:
     def dnc(self, cid: str) -> str:
         return f"{self.prefix}:campaign:{cid}:dnc"  # set: this campaign's do-not-call numbers
 
+    def run_claim(self, run_id: str) -> str:
+        return self.campaign(run_id) + ":claim"  # string: the template that made this run
+
     def bucket(self, name: str) -> str:
         return f"{self.prefix}:campaign-bucket:{name}"  # hash: tokens, at_ms
 

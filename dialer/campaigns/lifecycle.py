@@ -16,10 +16,10 @@ from typing import Any
 import redis
 from pydantic import ValidationError as PydanticValidationError
 
+from dialer.campaigns.contact_repo import CallRow, ContactRepo
 from dialer.campaigns.importer import ImportReport, import_contacts, parse_import, write_import
 from dialer.campaigns.keys import CampaignKeys
 from dialer.campaigns.models import CampaignSpec, CampaignState, check_spec
-from dialer.campaigns.queue import ContactQueue
 from dialer.campaigns.repo import Campaign, CampaignRepo
 from dialer.campaigns.schedule import Cron
 from dialer.errors import ValidationError
@@ -51,7 +51,7 @@ class Lifecycle:
         self.settings = settings
         keys = CampaignKeys(settings.key_prefix)
         self.repo = CampaignRepo(store.r, keys, settings.campaign_clock_offset_s)
-        self.queue = ContactQueue(store.r, keys)
+        self.queue = ContactRepo(store.r, keys, store.keys)  # the contacts' writer
 
     @classmethod
     def connect(cls, client: redis.Redis, settings: Settings) -> Lifecycle:
@@ -84,7 +84,7 @@ class Lifecycle:
         try:
             report = None
             if parsed is not None:
-                report = write_import(self.repo, self.queue, cid, parsed, sched.timezone)
+                report = write_import(self.queue, cid, parsed, sched.timezone)
             if start:
                 self.start(cid)
         except BaseException:
@@ -124,29 +124,21 @@ class Lifecycle:
         live = self.queue.live(c.id)
         if not live:
             return 0
-        numbers = list(live)
-        calls = self.queue.calls(c.id, numbers)
         agent_of = {num: agent for agent, num in self.queue.busy_agents(c.id).items()}
-        k = self.store.keys
-        pipe = self.store.r.pipeline(transaction=False)
-        with_call = [n for n in numbers if calls[n]]
-        for n in with_call:
-            pipe.hmget(k.call(str(calls[n])), "state", "final_status", "attempts",
-                       "current_attempt")
-        rows = dict(zip(with_call, pipe.execute(), strict=True))
+        rows = self.queue.call_rows(c.id, list(live))
         finals, pending, orphans = [], [], []
         cutoff = self.store.now_ms() - ORPHAN_MS
-        for n in numbers:
-            if n not in rows:
-                if live[n] < cutoff:
+        for n, taken_ms in live.items():
+            row = rows.get(n)
+            if row is None:
+                if taken_ms < cutoff:
                     orphans.append((n, agent_of.get(n, "")))
                 continue
-            state, final, attempts, current = rows[n]
-            if final or state == "unknown":
-                finals.append((n, final or "unknown", int(attempts or 1), str(current or "")))
-            elif cancel_pending and current:
-                pending.append(str(current))
-        self._count(c, finals, agent_of)
+            if row.final:
+                finals.append(n)
+            elif cancel_pending and row.current_attempt:
+                pending.append(row.current_attempt)
+        self._count(c, finals, rows, agent_of)
         for aid in pending:
             self.store.cancel_pending(aid, f"campaign {c.id} stopped")
         if orphans and cancel_pending:
@@ -157,17 +149,21 @@ class Lifecycle:
             recreate(c, orphans)
         return len(finals)
 
-    def _count(self, c: Campaign, finals: list[tuple[str, str, int, str]],
-               agent_of: dict[str, str]) -> None:
+    def reap_numbers(self, c: Campaign, numbers: list[str], agent_of: dict[str, str]) -> int:
+        """Count the calls of these live contacts that are final (once, whoever asks
+        first: the tick or the hand-off); their agents are freed."""
+        rows = self.queue.call_rows(c.id, numbers)
+        return self._count(c, [n for n in numbers if n in rows and rows[n].final], rows,
+                           agent_of)
+
+    def _count(self, c: Campaign, finals: list[str], rows: dict[str, CallRow],
+               agent_of: dict[str, str]) -> int:
         if not finals:
-            return
-        pipe = self.store.r.pipeline(transaction=False)
-        for _, _, _, aid in finals:
-            pipe.hget(self.store.keys.attempt(aid), "talk_time_s")
-        talks = pipe.execute()
-        groups = [(n, status, attempts, str(talk or ""), agent_of.get(n, ""))
-                  for (n, status, attempts, _), talk in zip(finals, talks, strict=True)]
-        self.queue.reap(c.id, groups)
+            return 0
+        talks = self.queue.talk_times([rows[n].current_attempt for n in finals])
+        return self.queue.reap(c.id, [(n, rows[n].final, rows[n].attempts, talk,
+                                       agent_of.get(n, ""))
+                                      for n, talk in zip(finals, talks, strict=True)])
 
     # --- recurring templates ---------------------------------------------------------------
     def run_template(self, c: Campaign, now: datetime) -> list[str]:
@@ -195,10 +191,9 @@ class Lifecycle:
         upcoming = cron.next_after(now, sched.timezone)
         self.repo.set_fields(c.id, next_run_ms=int(upcoming.timestamp() * 1000))
         run_id = f"{c.id}-{fire:%Y%m%d%H%M}"
-        claim = f"{self.repo.keys.campaign(run_id)}:claim"
-        if not self.store.r.set(claim, c.id, nx=True, ex=7 * 86400):
+        if not self.repo.claim_run(run_id, c.id):
             return []
-        self._copy_contacts(c.id, run_id)
+        self.repo.copy_contacts(c.id, run_id)
         spec = c.spec.model_copy(update={"schedule": sched.model_copy(
             update={"recurrence": None, "start_at": fire, "end_at": None})})
         self.repo.create(spec, cid=run_id, template_id=c.id)
@@ -207,12 +202,3 @@ class Lifecycle:
         self.repo.incr(c.id, "runs")
         self.repo.transition(run_id, "start")
         return [run_id]
-
-    def _copy_contacts(self, src: str, dst: str) -> None:
-        k, r = self.repo.keys, self.store.r
-        pipe = r.pipeline(transaction=True)
-        for key in (k.contacts, k.zones, k.dnc):
-            pipe.copy(key(src), key(dst), replace=True)
-        for z in self.queue.zones(src):
-            pipe.copy(k.queue(src, z), k.queue(dst, z), replace=True)
-        pipe.execute()

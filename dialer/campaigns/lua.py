@@ -73,6 +73,21 @@ redis.call('HINCRBY', KEYS[1], 'suppressed', dnc)
 return flags
 """
 
+# Count an import's rows that were not added (invalid, duplicates within the file) with
+# ADD_CONTACTS' own state check, so that one transaction writes the contacts and their
+# counts, or neither.
+# KEYS[1] campaign hash; ARGV: pairs of counter field, increment.
+# Returns 1, or -1 when the campaign no longer takes contacts.
+ADD_COUNTS = """
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st or st == 'completed' or st == 'cancelled' then return -1 end
+for i = 1, #ARGV, 2 do
+  local n = tonumber(ARGV[i + 1])
+  if n ~= 0 then redis.call('HINCRBY', KEYS[1], ARGV[i], n) end
+end
+return 1
+"""
+
 # Take up to n contacts of one zone to dial now, while the campaign runs and fewer than
 # max concurrent of its calls are live; a contact on a do-not-call list is skipped; with
 # agent candidates each contact gets a free one (none free: stop).

@@ -1,4 +1,6 @@
-"""A campaign's contacts in Redis, compactly, and the atomic moves between their sets.
+"""A campaign's contact and how it is kept in Redis, compactly.
+
+Stored by :class:`dialer.campaigns.contact_repo.ContactRepo` (the one writer):
 
 * ``contacts`` hash: number → compact JSON (name, custom field, zone, fields) or ``''``;
   the hash is also what makes each number unique within the campaign.
@@ -7,24 +9,16 @@
 * ``calls`` hash: number → call id (or ``!reason`` when it was not dialled).
 
 A contact costs one hash field and one list entry until it is dialled; its call record is
-written only then. Taking is one Lua script (:data:`dialer.campaigns.lua.TAKE`): two
-ticks at once never take the same number.
+written only then.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-import redis
-
-from dialer.campaigns import lua
-from dialer.campaigns.keys import CampaignKeys
-from dialer.campaigns.models import CampaignStateError
-
-ADD_CHUNK = 1000  # contacts per ADD_CONTACTS call
+# what adding a contact did (ADD_CONTACTS' flags)
 ADDED, DUPLICATE, DNC_GLOBAL, DNC_CAMPAIGN = 1, 0, 2, 3
 
 
@@ -56,114 +50,3 @@ class Contact:
         data = json.loads(payload) if payload else {}
         return cls(number, data.get("z", default_tz), data.get("n", ""), data.get("c", ""),
                    data.get("f", {}))
-
-
-class ContactQueue:
-    def __init__(self, client: redis.Redis, keys: CampaignKeys | None = None) -> None:
-        self.r = client
-        self.keys = keys or CampaignKeys()
-        self._add = client.register_script(lua.ADD_CONTACTS)
-        self._take = client.register_script(lua.TAKE)
-        self._reap = client.register_script(lua.REAP)
-        self._drop_taken = client.register_script(lua.DROP_TAKEN)
-        self._drop_queues = client.register_script(lua.DROP_QUEUES)
-        self._complete = client.register_script(lua.COMPLETE)
-
-    def add(self, cid: str, contacts: Sequence[Contact], default_tz: str, *,
-            atomic: bool = False) -> list[int]:
-        """Add contacts in pipelined chunks; one flag each (ADDED, DUPLICATE, DNC_*).
-
-        ``atomic``: every chunk in one MULTI/EXEC, so that all of them are written or none.
-        """
-        k = self.keys
-        if not contacts:
-            return []
-        pipe = self.r.pipeline(transaction=atomic)
-        for start in range(0, len(contacts), ADD_CHUNK):
-            chunk = contacts[start:start + ADD_CHUNK]
-            zones: dict[str, int] = {}
-            triples: list[str | int] = []
-            for c in chunk:
-                zi = zones.setdefault(c.tz, len(zones) + 1)
-                triples += [c.number, zi, c.payload(default_tz)]
-            self._add(
-                keys=[k.campaign(cid), k.contacts(cid), k.zones(cid), k.dnc(cid), k.global_dnc,
-                      *(k.queue(cid, z) for z in zones)],
-                args=[len(zones), *zones, *triples], client=pipe)
-        flags: list[int] = []
-        for result in pipe.execute():
-            if result == -1:
-                raise CampaignStateError(f"campaign {cid!r} no longer takes contacts",
-                                         field="state")
-            flags.extend(int(f) for f in result)
-        return flags
-
-    def take(self, cid: str, tz: str, n: int, max_concurrent: int,
-             agents: Sequence[str] | None) -> list[tuple[str, str]]:
-        """Take up to ``n`` numbers of zone ``tz``: ``[(number, agent or '')]``."""
-        if n <= 0:
-            return []
-        k = self.keys
-        flat = self._take(
-            keys=[k.campaign(cid), k.queue(cid, tz), k.live(cid), k.calls(cid), k.dnc(cid),
-                  k.global_dnc, k.agents(cid)],
-            args=[n, max_concurrent, 1 if agents is not None else 0, *(agents or [])])
-        return [(str(flat[i]), str(flat[i + 1])) for i in range(0, len(flat), 2)]
-
-    def record_calls(self, cid: str, calls: dict[str, str]) -> None:
-        if calls:
-            self.r.hset(self.keys.calls(cid), mapping=cast(Any, calls))
-
-    def drop_taken(self, cid: str, number: str, reason: str, agent: str = "") -> None:
-        k = self.keys
-        self._drop_taken(keys=[k.campaign(cid), k.live(cid), k.calls(cid), k.agents(cid)],
-                         args=[number, reason[:200], agent])
-
-    def reap(self, cid: str, finals: list[tuple[str, str, int, str, str]]) -> int:
-        """Count final calls once: ``(number, status, attempts, talk_s, agent)``."""
-        if not finals:
-            return 0
-        k = self.keys
-        args = [v for group in finals for v in group]
-        return int(self._reap(keys=[k.campaign(cid), k.live(cid), k.agents(cid)], args=args))
-
-    def drop_queues(self, cid: str, counter: str) -> int:
-        k = self.keys
-        return int(self._drop_queues(keys=[k.campaign(cid), k.zones(cid)],
-                                     args=[k.queue_prefix(cid), counter]))
-
-    def complete(self, cid: str, allowed: Sequence[str]) -> bool:
-        k = self.keys
-        return bool(int(self._complete(
-            keys=[k.campaign(cid), k.live(cid), k.zones(cid), k.active],
-            args=[k.queue_prefix(cid), ",".join(allowed), cid])))
-
-    # --- reading -------------------------------------------------------------------
-    def zones(self, cid: str) -> list[str]:
-        return sorted(cast(set[str], self.r.smembers(self.keys.zones(cid))))
-
-    def queue_lengths(self, cid: str) -> dict[str, int]:
-        zones = self.zones(cid)
-        pipe = self.r.pipeline(transaction=False)
-        for z in zones:
-            pipe.llen(self.keys.queue(cid, z))
-        return dict(zip(zones, (int(n) for n in pipe.execute()), strict=True))
-
-    def live(self, cid: str) -> dict[str, float]:
-        return dict(cast(list[tuple[str, float]],
-                         self.r.zrange(self.keys.live(cid), 0, -1, withscores=True)))
-
-    def calls(self, cid: str, numbers: Sequence[str]) -> dict[str, str | None]:
-        if not numbers:
-            return {}
-        values = cast(list[str | None], self.r.hmget(self.keys.calls(cid), list(numbers)))
-        return dict(zip(numbers, values, strict=True))
-
-    def busy_agents(self, cid: str) -> dict[str, str]:
-        return cast(dict[str, str], self.r.hgetall(self.keys.agents(cid)))
-
-    def payloads(self, cid: str, numbers: Sequence[str]) -> dict[str, str | None]:
-        if not numbers:
-            return {}
-        values = cast(list[str | None], self.r.hmget(self.keys.contacts(cid), list(numbers)))
-        return dict(zip(numbers, values, strict=True))

@@ -1,8 +1,10 @@
-"""Campaign records in Redis: create, read, list, and atomic lifecycle transitions.
+"""The one writer of campaign records: create, read, list, atomic lifecycle transitions,
+counters, do-not-call lists, the runs of recurring templates.
 
-Contacts and their queues are in :mod:`dialer.campaigns.queue`. Every transition is one
-Lua script (:data:`dialer.campaigns.lua.TRANSITION`), so a pause racing a resume, or two
-ticks starting the same campaign, leave one consistent state.
+Contacts and their queues have their own writer, :mod:`dialer.campaigns.contact_repo`;
+every key name comes from :mod:`dialer.campaigns.keys`. Every transition is one Lua script
+(:data:`dialer.campaigns.lua.TRANSITION`), so a pause racing a resume, or two ticks
+starting the same campaign, leave one consistent state.
 """
 
 from __future__ import annotations
@@ -169,6 +171,40 @@ class CampaignRepo:
 
     def incr(self, cid: str, field: str, by: int = 1) -> None:
         self.r.hincrby(self.keys.campaign(cid), field, by)
+
+    def gate_view(self, cid: str) -> tuple[str | None, str | None]:
+        """``(state, spec JSON)`` of a campaign, ``(None, None)`` when it is gone: what the
+        worker's gate reads before every attempt (one round trip)."""
+        state, spec = cast(list[str | None], self.r.hmget(self.keys.campaign(cid), "state",
+                                                          "spec"))
+        return state, spec
+
+    # --- the tick's own counters ---------------------------------------------------------
+    def note_tick(self) -> None:
+        self.r.incr(self.keys.ticks)
+
+    def ticks(self) -> int:
+        return int(cast(str | None, self.r.get(self.keys.ticks)) or 0)
+
+    def next_round(self, account: str) -> int:
+        """The fair split's rotation for an account: a new number every call."""
+        return int(self.r.incr(self.keys.round_robin(account)))
+
+    # --- runs of recurring templates -----------------------------------------------------
+    def claim_run(self, run_id: str, template_id: str, ttl_s: int = 7 * 86400) -> bool:
+        """True for the one caller that may create run ``run_id`` of a template."""
+        return bool(self.r.set(self.keys.run_claim(run_id), template_id, nx=True, ex=ttl_s))
+
+    def copy_contacts(self, src: str, dst: str) -> None:
+        """Copy a template's contacts (hash, zones, queues, do-not-call) to a new run."""
+        k = self.keys
+        zones = cast(set[str], self.r.smembers(k.zones(src)))
+        pipe = self.r.pipeline(transaction=True)
+        for key in (k.contacts, k.zones, k.dnc):
+            pipe.copy(key(src), key(dst), replace=True)
+        for z in sorted(zones):
+            pipe.copy(k.queue(src, z), k.queue(dst, z), replace=True)
+        pipe.execute()
 
     # --- do-not-call -------------------------------------------------------------------
     def add_dnc(self, numbers: list[str], cid: str | None = None) -> int:

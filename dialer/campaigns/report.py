@@ -8,7 +8,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.queue import Contact
@@ -29,7 +29,7 @@ def summary(life: Lifecycle, cid: str) -> dict[str, Any]:
     """Counts by status, attempts, answered rate, average talk time, progress."""
     c = life.repo.get(cid)
     pending = sum(life.queue.queue_lengths(cid).values())
-    live = int(life.store.r.zcard(life.repo.keys.live(cid)))
+    live = life.queue.live_count(cid)
     finals = c.final_counts
     finished = sum(finals.values())
     not_dialled = sum(c.count(f) for f in ("not_dialled", "expired", "suppressed_at_dial",
@@ -103,29 +103,18 @@ def _row(c: Campaign, contact: Contact, value: str | None, call: dict[str, str],
 def contact_rows(life: Lifecycle, cid: str) -> Iterator[dict[str, Any]]:
     """One row per contact with every attempt's outcome, in batches (any campaign size)."""
     c = life.repo.get(cid)
-    tz, r, k = c.spec.schedule.timezone, life.store.r, life.store.keys
+    tz = c.spec.schedule.timezone
     cursor = 0
     while True:
-        cursor, batch = cast(tuple[int, dict[str, str]],
-                             r.hscan(life.repo.keys.contacts(cid), cursor, count=BATCH))
+        cursor, batch = life.queue.scan(cid, cursor, BATCH)
         numbers = sorted(batch)
         values = life.queue.calls(cid, numbers)
-        call_ids = [v for n in numbers if (v := values[n]) and not v.startswith("!")]
-        pipe = r.pipeline(transaction=False)
-        for call_id in call_ids:
-            pipe.hgetall(k.call(call_id))
-        calls = dict(zip(call_ids, pipe.execute(), strict=True))
-        for call_id, call in calls.items():
-            for i in range(1, int(call.get("attempts") or 1) + 1):
-                pipe.hgetall(k.attempt(f"{call_id}-{i}"))
-        flat = iter(pipe.execute())
-        attempts = {cid_: [next(flat) for _ in range(int(call.get("attempts") or 1))]
-                    for cid_, call in calls.items()}
+        records = life.queue.call_records(
+            [v for n in numbers if (v := values[n]) and not v.startswith("!")])
         for n in numbers:
             value = values[n]
-            call_id = value if value and value[0] != "!" else ""
-            yield _row(c, Contact.from_payload(n, batch[n], tz), value,
-                       calls.get(call_id, {}), [a for a in attempts.get(call_id, []) if a])
+            call, attempts = records.get(value or "", ({}, []))
+            yield _row(c, Contact.from_payload(n, batch[n], tz), value, call, attempts)
         if cursor == 0:
             break
 

@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dialer.campaigns.budget import Buckets
+from dialer.campaigns.feed import create_calls
 from dialer.campaigns.keys import CampaignKeys
 from dialer.campaigns.lifecycle import Lifecycle
-from dialer.campaigns.models import CampaignState, call_for
+from dialer.campaigns.models import CampaignState
 from dialer.campaigns.pacing import account_rate_per_s, burst_for, fair_split
-from dialer.campaigns.queue import Contact
 from dialer.campaigns.repo import Campaign
 from dialer.errors import NotFoundError, ValidationError
 from dialer.models import Mode
 from dialer.settings import Settings
-from dialer.store import NewCall, Store
+from dialer.store import Store
 
 log = logging.getLogger("dialer.campaigns.tick")
 
@@ -76,7 +76,7 @@ class Ticker:
                 running[c.spec.account or ""].append(c)
         for account, campaigns in running.items():
             self._feed(account, campaigns, now, report)
-        self.store.r.incr(self.keys.ticks)
+        self.repo.note_tick()
         return report
 
     # --- lifecycle -------------------------------------------------------------------
@@ -121,12 +121,9 @@ class Ticker:
         pool = [a for a in c.spec.agents if a not in busy]
         if not pool or c.spec.mode is not Mode.CONNECT:
             return pool
-        now_ms = self.store.now_ms()
-        pipe = self.store.r.pipeline(transaction=False)
-        for a in pool:
-            pipe.zcount(self.store.keys.agent(c.spec.account or "", a), now_ms, "+inf")
+        held = self.queue.agents_in_calls(c.spec.account or "", pool)
         limit = self.settings.agent_max_concurrent_calls
-        return [a for a, n in zip(pool, pipe.execute(), strict=True) if int(n) < limit]
+        return [a for a in pool if held[a] < limit]
 
     def _plan(self, c: Campaign, now: datetime) -> _Plan | None:
         window = c.spec.schedule.window()
@@ -134,7 +131,7 @@ class Ticker:
         zones = [z for z, n in lengths.items() if n > 0 and window.is_open(now, z)]
         if not zones:
             return None
-        room = min(c.spec.pacing.max_concurrent - int(self.store.r.zcard(self.keys.live(c.id))),
+        room = min(c.spec.pacing.max_concurrent - self.queue.live_count(c.id),
                    sum(lengths[z] for z in zones))
         agents = None
         if c.spec.mode is not Mode.FLOW:
@@ -156,7 +153,7 @@ class Ticker:
                                   s.campaign_share)
         burst = burst_for(rate, s.campaign_tick_s)
         total = self.buckets.take(f"a:{account}", rate, burst, sum(demands))
-        start = int(self.store.r.incr(self.keys.round_robin(account)))
+        start = self.repo.next_round(account)
         shares = fair_split(total, demands, start % len(demands))
         for plan, share in zip(plans, shares, strict=True):
             if plan is None:
@@ -185,31 +182,7 @@ class Ticker:
 
     def _create(self, c: Campaign, taken: list[tuple[str, str]]) -> int:
         """Write the calls of taken contacts (due now); return how many were written."""
-        if not taken:
-            return 0
-        tz = c.spec.schedule.timezone
-        payloads = self.queue.payloads(c.id, [n for n, _ in taken])
-        news: list[NewCall] = []
-        numbers: list[str] = []
-        for number, agent in taken:
-            contact = Contact.from_payload(number, payloads.get(number), tz)
-            meta: dict[str, object] = {"campaign_id": c.id, "contact": number, "tz": contact.tz}
-            if contact.name:
-                meta["name"] = contact.name
-            if contact.fields:
-                meta["fields"] = contact.fields
-            try:
-                news.append(call_for(c.spec, self.settings, number, agent or None,
-                                     contact.custom_field, meta, f"campaign:{c.id}:{number}",
-                                     c.id))
-                numbers.append(number)
-            except ValidationError as exc:
-                log.warning("campaign %s: contact %s not dialled: %s", c.id, number, exc)
-                self.queue.drop_taken(c.id, number, f"invalid: {exc}", agent)
-        created = self.store.create_calls(news, delay_ms=0) if news else []
-        self.queue.record_calls(c.id, {n: cr.call_id for n, cr in zip(numbers, created,
-                                                                     strict=True)})
-        return len(created)
+        return len(create_calls(self.store, self.settings, self.queue, c, taken))
 
 
 def tick(store: Store, settings: Settings, now: datetime | None = None) -> TickReport:
