@@ -184,6 +184,19 @@ class ContactRepo:
             pipe.hget(self.core.attempt(aid), "talk_time_s")
         return [str(t or "") for t in pipe.execute()]
 
+    def recent_events(self, count: int) -> list[dict[str, str]]:
+        """The newest ``count`` entries of the events stream, newest first."""
+        entries = cast(list[tuple[str, dict[str, str]]],
+                       self.r.xrevrange(self.core.events, count=count))
+        return [fields for _, fields in entries]
+
+    def attempt_spans_s(self, attempt_ids: Sequence[str]) -> list[float]:
+        """Claim to end of each attempt, in seconds (attempts without both left out)."""
+        pipe = self.r.pipeline(transaction=False)
+        for aid in attempt_ids:
+            pipe.hmget(self.core.attempt(aid), "claimed_at", "terminal_at")
+        return [(int(b) - int(a)) / 1000 for a, b in pipe.execute() if a and b]
+
     def agents_in_calls(self, account: str, agents: Sequence[str]) -> dict[str, int]:
         """How many calls of the account hold each agent now (any source)."""
         sec, usec = self.r.time()

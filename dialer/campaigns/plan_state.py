@@ -10,7 +10,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -88,12 +88,9 @@ def fair_share(total: float, mine: float, others: Sequence[float]) -> float:
 
 def history(life: Lifecycle, account: str) -> History:
     """The account's recent attempt outcomes (events) and lengths (attempt records)."""
-    r, k = life.store.r, life.store.keys
-    entries = cast(list[tuple[str, dict[str, str]]],
-                   r.xrevrange(k.events, count=HISTORY_EVENTS))
     counts: Counter[str] = Counter()
     attempt_ids: list[str] = []
-    for _, e in entries:
+    for e in life.queue.recent_events(HISTORY_EVENTS):
         if e.get("type") in OUTCOMES and e.get("account") == account:
             counts[e["type"]] += 1
             if len(attempt_ids) < HISTORY_DURATIONS and e.get("attempt_id"):
@@ -103,10 +100,7 @@ def history(life: Lifecycle, account: str) -> History:
         return History(None, None, 0)
     rates = Rates(counts["completed"], counts["busy"], counts["no-answer"], counts["failed"],
                   source=f"history ({n} attempts)").normalised()
-    pipe = r.pipeline(transaction=False)
-    for aid in attempt_ids:
-        pipe.hmget(k.attempt(aid), "claimed_at", "terminal_at")
-    lengths = [(int(b) - int(a)) / 1000 for a, b in pipe.execute() if a and b]
+    lengths = life.queue.attempt_spans_s(attempt_ids)
     return History(rates, sum(lengths) / len(lengths) if lengths else None, n)
 
 
@@ -163,7 +157,7 @@ def campaign_plan(life: Lifecycle, cid: str, *, rates: Rates | None = None,
     inp = inputs(life, cid, rates=rates, call_s=call_s)
     result: Plan = plan(inp)
     out = result.to_dict()
-    live = int(life.store.r.zcard(life.repo.keys.live(cid)))
+    live = life.queue.live_count(cid)
     if live:
         out["notes"].append(f"{live} contacts are being dialled now (not in the plan)")
     return PlanView.model_validate(
