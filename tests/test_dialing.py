@@ -131,12 +131,14 @@ def test_waiting_for_a_busy_agent(store: Store, clean_env: Any) -> None:
     assert state(store, second) == "pending" and len(client.sent) == 1
 
 
-def test_waiting_when_the_limiter_cannot_reach_redis(store: Store, clean_env: Any) -> None:
-    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
+def test_waiting_when_redis_cannot_be_reached(store: Store, clean_env: Any) -> None:
+    """Fail closed: the script before the POST (claim, agent, limiter slot) cannot run,
+    so nothing is posted; the attempt is left to the sweeper."""
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2, decode_responses=True)
     client = FakeClient()
     aid = new_call(store)
-    assert place_attempt(context(store, client, limiter_redis=dead), aid) == "waiting:redis"
-    assert state(store, aid) == "dialing" and client.sent == []  # the sweeper puts it back
+    assert place_attempt(context(Store(dead), client), aid) == "waiting:redis"
+    assert state(store, aid) == "pending" and client.sent == []
 
 
 def test_waiting_for_a_slot(store: Store, clean_env: Any) -> None:
