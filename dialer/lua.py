@@ -153,7 +153,7 @@ else
   redis.call('ZADD', KEYS[6], now_ms, ARGV[2])
 end
 redis.call('INCR', KEYS[4])
-event(KEYS[5], ARGV[9], 'created', KEYS[2], ARGV[1], ARGV[2], 'queued', ARGV[3], nil,
+event(KEYS[5], ARGV[9], 'created', KEYS[2], ARGV[1], ARGV[2], 'queued', '', nil,
   {ARGV[3], ARGV[10], ARGV[12], ARGV[7]})
 return {ARGV[1], 1}
 """

@@ -144,8 +144,8 @@ class Lifecycle:
             state, final, attempts, current = rows[n]
             if final or state == "unknown":
                 finals.append((n, final or "unknown", int(attempts or 1), str(current or "")))
-            elif cancel_pending and current:
-                pending.append(str(current))
+            elif cancel_pending:  # a call waiting for its first attempt has no current one
+                pending.append(str(current or f"{calls[n]}-{attempts or 1}"))
         self._count(c, finals, agent_of)
         for aid in pending:
             self.store.cancel_pending(aid, f"campaign {c.id} stopped")

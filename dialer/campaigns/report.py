@@ -13,6 +13,7 @@ from typing import Any, cast
 from dialer.campaigns.lifecycle import Lifecycle
 from dialer.campaigns.queue import Contact
 from dialer.campaigns.repo import Campaign
+from dialer.store import unwritten_attempt, with_defaults
 
 BATCH = 500
 ACTIVE = {"draft", "scheduled", "running", "paused"}
@@ -114,13 +115,17 @@ def contact_rows(life: Lifecycle, cid: str) -> Iterator[dict[str, Any]]:
         pipe = r.pipeline(transaction=False)
         for call_id in call_ids:
             pipe.hgetall(k.call(call_id))
-        calls = dict(zip(call_ids, pipe.execute(), strict=True))
+        raw = dict(zip(call_ids, pipe.execute(), strict=True))
+        calls = {i: with_defaults(i, call) for i, call in raw.items() if call}
         for call_id, call in calls.items():
             for i in range(1, int(call.get("attempts") or 1) + 1):
                 pipe.hgetall(k.attempt(f"{call_id}-{i}"))
         flat = iter(pipe.execute())
         attempts = {cid_: [next(flat) for _ in range(int(call.get("attempts") or 1))]
                     for cid_, call in calls.items()}
+        for cid_, call in calls.items():  # a first attempt not written yet is pending
+            if "state" not in raw[cid_] and not any(attempts[cid_]):
+                attempts[cid_] = [unwritten_attempt(cid_, call)]
         for n in numbers:
             value = values[n]
             call_id = value if value and value[0] != "!" else ""
