@@ -378,7 +378,8 @@ def is_terminal(state: str) -> bool:
 
 def with_defaults(call_id: str, call: dict[str, str]) -> dict[str, str]:
     """A call hash as every reader sees it: its id, and the defaults of absent fields."""
-    return {"id": call_id, **CALL_DEFAULTS, **call}
+    current = make_attempt_id(call_id, int(call.get("attempts") or 1))
+    return {"id": call_id, **CALL_DEFAULTS, "current_attempt": current, **call}
 
 
 def unwritten_attempt(call_id: str, call: dict[str, str]) -> dict[str, str]:
