@@ -230,3 +230,31 @@ def test_a_hold_left_by_an_ended_attempt_does_not_keep_the_agent(store: Store,
     assert store.r.zscore(store.keys.agent("main", AGENT), first) is not None
     assert place_attempt(context(store, client), second) == "placed"
     assert store.r.zscore(store.keys.agent("main", AGENT), first) is None
+
+
+class CountingConnection(redis.Connection):
+    sent = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.sent += 1
+        super().send_packed_command(command, check_health)
+
+
+def test_a_placed_call_takes_two_round_trips(store: Store, clean_env: Any) -> None:
+    """One script before the POST (claim … posting mark), one after (confirm + record)."""
+    kw = store.r.connection_pool.connection_kwargs
+    pool = redis.ConnectionPool(connection_class=CountingConnection, host=kw["host"],
+                                port=kw["port"], db=kw.get("db", 0), decode_responses=True)
+    counted = Store(redis.Redis(connection_pool=pool))
+    warm, aid = new_call(store), new_call(store)
+    ctx = context(counted, settings={"redis_wait_replicas": "0"})
+    assert place_attempt(ctx, warm) == "placed"  # scripts loaded
+    store.r.hset(store.keys.attempt(warm), "state", "completed")  # the agent is free again
+    CountingConnection.sent = 0
+    assert place_attempt(ctx, aid) == "placed"
+    assert CountingConnection.sent == 2
+    assert state(store, aid) == "placed" and store.attempt_for_sid("CA1") == aid
+    # the limiter's entry moved to the time the answer came back (the record's clock)
+    newest = max(score for _, score in store.r.zrange(store.keys.ratelimit("main"), 0, -1,
+                                                     withscores=True))
+    assert int(newest) // 1000 == int(store.get_attempt(aid)["outcome_at"])
