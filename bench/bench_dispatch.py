@@ -10,23 +10,35 @@ is counted from the first message taken to the last one done:
 * calls: ``dialer.place_call`` — claim, agent hold, limiter slot (limit out of the way),
   POST to the simulator, record ``placed`` — until every attempt is placed;
 * no-ops: ``bench.noop`` — until the queue and the unacked set are empty.
+
+Redis's side of each: ``redis_commands_per_call`` / ``…_per_noop`` are every command
+Redis ran (``INFO commandstats``, Celery's and those inside scripts included) during the
+run, per message. ``dialer_round_trips_per_call`` and ``dialer_commands_per_call`` are
+the dialer's own part: ``place_attempt`` run in this process on 200 more calls, counting
+the requests its Redis connection sends (a pipeline or a script is one) and the commands
+Redis ran for them.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis
 
 from bench.common import client, private_redis, report
 from bench.harness import NOOP_TASK, Fleet, dialer_env
+from dialer.dialing import DialContext, place_attempt
+from dialer.exotel.client import ExotelClient
 from dialer.keys import Keys
 from dialer.producer import Producer
 from dialer.publisher import CALLS_QUEUE, CeleryPublisher, broker_app
+from dialer.ratelimit import SlidingWindowLimiter
 from dialer.settings import settings_from_env
 from dialer.store import Store
 from exotel_sim import SimConfig, Simulator
@@ -48,20 +60,68 @@ def drain_rate(r: redis.Redis, total: int, done: Callable[[], bool], timeout_s: 
     raise TimeoutError(f"{total} messages not done in {timeout_s}s")
 
 
-def noop_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int) -> float:
+def commands_run(r: redis.Redis) -> int:
+    """Every command Redis has run since its statistics were reset."""
+    stats: dict[str, Any] = r.info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items()
+               if k.startswith("cmdstat_") and k not in ("cmdstat_info", "cmdstat_config"))
+
+
+class CountingConnection(redis.Connection):
+    """A connection that counts the requests it sends (one per command or pipeline)."""
+
+    sent = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.sent += 1
+        super().send_packed_command(command, check_health)
+
+
+def dialer_round_trips(url: str, sim_url: str, total: int) -> tuple[float, float]:
+    """``place_attempt`` in this process: (requests to Redis, commands run) per call."""
+    r = client(url)
+    r.flushdb()
+    env = dialer_env(url, sim_url, rate_limit_calls=UNLIMITED, poll_after_s=600)
+    settings = settings_from_env(env)
+    Producer(r, settings).enqueue_many(
+        [{"from": f"+91983{i:06d}0", "to": f"+91984{i:06d}0"} for i in range(total)])
+    ids = Store(r, Keys(settings.key_prefix)).take_due(total)
+    pool = redis.ConnectionPool.from_url(url, decode_responses=True,
+                                         connection_class=CountingConnection)
+    counted = redis.Redis(connection_pool=pool)
+    store = Store(counted, Keys(settings.key_prefix))
+    limiter = SlidingWindowLimiter(counted, settings.rate_limit_admitted,
+                                   settings.rate_limit_window_s)
+    clients: dict[str, Any] = {a.name: ExotelClient(a) for a in settings.accounts}
+    ctx = DialContext(settings, store, limiter, clients, random.Random(1))
+    place_attempt(ctx, ids[0])  # scripts loaded, connections made
+    r.config_resetstat()
+    CountingConnection.sent = 0
+    for aid in ids[1:]:
+        if place_attempt(ctx, aid) != "placed":
+            raise RuntimeError(f"{aid} was not placed")
+    n = len(ids) - 1
+    return CountingConnection.sent / n, commands_run(r) / n
+
+
+def noop_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int
+              ) -> tuple[float, float]:
     r = client(url)
     r.flushdb()
     sender = broker_app(url)
     with sender.producer_or_acquire() as producer:
         for _ in range(total):
             sender.send_task(NOOP_TASK, queue=CALLS_QUEUE, producer=producer)
+    r.config_resetstat()
     with Fleet(dialer_env(url, sim_url), tmp) as fleet:
         fleet.worker("noop", concurrency=concurrency, queues=CALLS_QUEUE)
-        return drain_rate(r, total, lambda: r.llen(CALLS_QUEUE) == 0 and r.hlen("unacked") == 0,
+        rate = drain_rate(r, total, lambda: r.llen(CALLS_QUEUE) == 0 and r.hlen("unacked") == 0,
                           300)
+        return rate, commands_run(r) / total
 
 
-def call_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int) -> float:
+def call_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int
+              ) -> tuple[float, float]:
     r = client(url)
     r.flushdb()
     env = dialer_env(url, sim_url, rate_limit_calls=UNLIMITED, poll_after_s=600)
@@ -70,13 +130,15 @@ def call_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int) -
         [{"from": f"+91981{i:06d}0", "to": f"+91982{i:06d}0"} for i in range(total)])
     store = Store(r, Keys(settings.key_prefix))
     CeleryPublisher(broker_app(url)).publish(store.take_due(total))
+    r.config_resetstat()
     with Fleet(env, tmp) as fleet:
         fleet.worker("calls", concurrency=concurrency, queues=CALLS_QUEUE)
         rate = drain_rate(r, total, lambda: r.zcard(store.keys.active) >= total, 300)
+        commands = commands_run(r) / total
         counts = store.counts()
     if counts["unknown"] or counts["dialing"]:
         raise RuntimeError(f"not every call was placed: {counts}")
-    return rate
+    return rate, commands
 
 
 def main() -> None:
@@ -89,8 +151,11 @@ def main() -> None:
     sim_config = SimConfig(time_scale=0.01, limit_calls=UNLIMITED)
     with private_redis() as url, Simulator(sim_config) as sim, \
             tempfile.TemporaryDirectory() as tmp:
-        noops = noop_rate(url, sim.url, Path(tmp), args.noops, args.concurrency)
-        calls = call_rate(url, sim.url, Path(tmp), args.calls, args.concurrency)
+        noops, noop_commands = noop_rate(url, sim.url, Path(tmp), args.noops,
+                                         args.concurrency)
+        calls, call_commands = call_rate(url, sim.url, Path(tmp), args.calls,
+                                         args.concurrency)
+        trips, own_commands = dialer_round_trips(url, sim.url, 201)
     report("dispatch", {
         "pool": f"threads x{args.concurrency}, 1 worker",
         "calls": args.calls,
@@ -98,6 +163,10 @@ def main() -> None:
         "noop_tasks": args.noops,
         "noop_tasks_per_s": noops,
         "calls_to_noop_ratio": calls / noops,
+        "redis_commands_per_call": call_commands,
+        "redis_commands_per_noop": noop_commands,
+        "dialer_round_trips_per_call": trips,
+        "dialer_commands_per_call": own_commands,
     })
 
 

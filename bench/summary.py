@@ -24,9 +24,16 @@ def _limits(r: dict[str, Any]) -> list[Row]:
 
 
 def _dispatch(r: dict[str, Any]) -> list[Row]:
-    return [(f"dispatch overhead ({r['pool']})",
+    rows = [(f"dispatch overhead ({r['pool']})",
              f"{_n(r['calls_per_s'])} calls/s vs {_n(r['noop_tasks_per_s'])} no-op tasks/s: "
              f"ratio **{r['calls_to_noop_ratio']:.2f}**")]
+    if "dialer_round_trips_per_call" in r:
+        rows.append(("Redis per placed call",
+                     f"**{r['dialer_round_trips_per_call']:.1f} round trips**, "
+                     f"{_n(r['dialer_commands_per_call'])} commands (the dialer's); "
+                     f"{_n(r['redis_commands_per_call'])} commands with Celery's vs "
+                     f"{_n(r['redis_commands_per_noop'])} per no-op task"))
+    return rows
 
 
 def _enqueue(r: dict[str, Any]) -> list[Row]:

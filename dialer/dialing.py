@@ -8,8 +8,12 @@ Failure policy, by the POST's outcome:
 * unknown     → ``unknown`` (read timeout, reset after sending, 5xx): never redialled
   blindly; a callback carrying its token or a lookup resolves it.
 
-When Redis fails the limiter denies (fail closed) and the attempt stays ``dialing``
-until the sweeper puts it back (it was never posted).
+When Redis fails before the POST nothing is posted (fail closed): a claimed attempt stays
+``dialing`` until the sweeper puts it back (it was never posted).
+
+A placed call takes two round trips to Redis (:mod:`dialer.lua_dispatch`): one script
+before the POST, one after; a campaign call's gate (``DialContext.gate``) runs between
+its claim and the rest of the first.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import redis
+
 from dialer.caps import Capped, ContactCaps, Slot, wait_ms
 from dialer.errors import (
     DeviceBusyError,
     DndError,
     RateLimitedError,
     RedisUnavailableError,
-    SettingsError,
     TransientError,
 )
 from dialer.exotel.models import Request, build_request
@@ -35,7 +40,8 @@ from dialer.models import AttemptState, Mode
 from dialer.polling import first_poll_ms
 from dialer.ratelimit import SlidingWindowLimiter
 from dialer.settings import Settings
-from dialer.store import Store, call_id_of
+from dialer.store import Store, call_id_of, with_defaults
+from dialer.store_worker import DialTerms, Prepared, new_claim_token
 from dialer.webhooks import callback_url
 
 log = logging.getLogger("dialer.dialing")
@@ -78,6 +84,7 @@ class DialContext:
     rand: random.Random = field(default_factory=random.Random)
     gate: Gate | None = None  # campaign calls only
     on_dnd: Callable[[dict[str, str], str], None] | None = None  # (call, customer number)
+    terms: DialTerms | None = None  # made on first use (see dial_terms)
     caps: ContactCaps | None = None  # per-number attempt caps and quiet hours
 
 
@@ -115,124 +122,127 @@ def build_attempt_request(
     return build_request(mode, params)
 
 
-def _agent_number(call: dict[str, str]) -> str | None:
-    if call["mode"] != Mode.CONNECT.value:
-        return None
-    params = json.loads(call["request"])
-    value = params.get("From")
-    return str(value) if value else None
-
-
-def _gated(ctx: DialContext, call: dict[str, str], attempt_id: str, claim: str) -> str | None:
-    """A campaign call's gate, or a single call's quiet hours: a word when the attempt
-    does not go on now (it waits, or is cancelled), else None."""
-    store = ctx.store
-    if call.get("campaign_id") and ctx.gate is not None:
-        verdict = ctx.gate(call, attempt_id)
-        if verdict.action == "wait":
-            store.release(attempt_id, claim, int(verdict.delay_s * 1000), verdict.reason)
-            return "waiting:gate"
-        if verdict.action == "cancel":
-            store.record_outcome(attempt_id, claim, AttemptState.CANCELLED, detail=verdict.reason)
-            return "cancelled"
-    elif ctx.caps is not None and (quiet := ctx.caps.quiet_wait_s(call)) is not None:
-        store.release(attempt_id, claim, int(quiet[0] * 1000), quiet[1])
-        return "waiting:quiet-hours"
-    return None
-
-
-def _hold_agent(ctx: DialContext, account: str, agent: str, attempt_id: str) -> bool:
-    """Hold the agent for this attempt; a hold left by an ended attempt does not count."""
-    s = ctx.settings
-    hold = (account, agent, attempt_id, s.agent_max_concurrent_calls, int(s.agent_hold_s * 1000))
-    if ctx.store.agent_acquire(*hold):
-        return True
-    return bool(ctx.store.free_stale_agent_holds(account, agent)) and ctx.store.agent_acquire(
-        *hold)
-
-
 def _jitter_ms(ctx: DialContext, base_s: float) -> int:
-    return int(base_s * 1000 * (1 + ctx.rand.uniform(0, 0.25)))
+    return int(base_s * 1000 * _stretch(ctx))
+
+
+def _stretch(ctx: DialContext) -> float:
+    """The factor a wait is stretched by, so that waiting attempts do not come back at once."""
+    return 1 + ctx.rand.uniform(0, 0.25)
+
+
+def dial_terms(ctx: DialContext) -> DialTerms:
+    """What the script before the POST checks (fixed for the context: made once)."""
+    terms = ctx.terms
+    if terms is None:
+        s, lim = ctx.settings, ctx.limiter
+        terms = ctx.terms = DialTerms(
+            accounts=tuple(a.name for a in s.accounts if a.name in ctx.clients),
+            agent_max_calls=s.agent_max_concurrent_calls,
+            agent_hold_ms=int(s.agent_hold_s * 1000),
+            limiter_args=(lim.limit, lim.window_us, lim.lookup_max, lim.lookup_reserve),
+        )
+    return terms
 
 
 def place_attempt(ctx: DialContext, attempt_id: str) -> str:
-    """Try to place ``attempt_id`` now. Returns a short word saying what happened."""
+    """Try to place ``attempt_id`` now. Returns a short word saying what happened.
+
+    Two round trips to Redis around the POST: everything before it is one script
+    (claim, read the call, hold the agent, take a limiter slot, mark posting), everything
+    after it another (confirm the slot, record the outcome); a campaign call's gate runs
+    between the claim and the rest.
+    """
     store, s = ctx.store, ctx.settings
-    claim, state = store.claim(attempt_id)
-    if claim is None:
-        log.info("attempt %s not claimed: it is %s", attempt_id, state)
-        return f"skipped:{state}"
-    call = store.get_call(call_id_of(attempt_id))
-    stopped = _gated(ctx, call, attempt_id, claim)
-    if stopped:
-        return stopped
-    account = call["account"]
+    claim = new_claim_token()
+    member = ctx.limiter.new_member()
+    gate = ctx.gate
+
+    def prepare(resume: bool) -> Prepared:
+        return store.prepare_dial(
+            attempt_id, claim, dial_terms(ctx), resume=resume, gate=gate is not None,
+            agent_wait_ms=_jitter_ms(ctx, s.agent_busy_wait_s), stretch=_stretch(ctx),
+            member=member)
+
     try:
-        s.account(account)
-        client = ctx.clients[account]
-    except (SettingsError, KeyError):
+        prep = prepare(False)
+        if prep.what == "gate" and gate is not None:
+            verdict = gate(with_defaults(call_id_of(attempt_id), prep.call), attempt_id)
+            if verdict.action == "wait":
+                store.release(attempt_id, claim, int(verdict.delay_s * 1000), verdict.reason)
+                return "waiting:gate"
+            if verdict.action == "cancel":
+                store.record_outcome(attempt_id, claim, AttemptState.CANCELLED,
+                                     detail=verdict.reason)
+                return "cancelled"
+            prep = prepare(True)
+    except (redis.ConnectionError, redis.TimeoutError, RedisUnavailableError, OSError):
+        # fail closed: nothing is posted; a claimed attempt waits for the sweeper
+        log.warning("Redis unavailable; attempt %s waits for the sweeper", attempt_id)
+        return "waiting:redis"
+    if prep.what == "skipped":
+        log.info("attempt %s not claimed: it is %s", attempt_id, prep.detail)
+        return f"skipped:{prep.detail}"
+    if prep.what in ("lost-claim", "gate"):
+        return "skipped:lost-claim"
+    call = with_defaults(call_id_of(attempt_id), prep.call)
+    account = call.get("account", "")
+    if prep.what == "account":
         store.record_outcome(attempt_id, claim, AttemptState.REJECTED,
                              detail=f"account {account!r} is not configured")
         return "rejected:account"
-    agent = _agent_number(call)
-    if agent and not _hold_agent(ctx, account, agent, attempt_id):
-        store.release(attempt_id, claim, _jitter_ms(ctx, s.agent_busy_wait_s), "agent busy")
-        return "waiting:agent"
-    try:
-        rl_key = ctx.store.keys.ratelimit(account)
-        decision = ctx.limiter.acquire(rl_key, "dial")
-    except RedisUnavailableError:
-        log.warning("rate limiter unavailable; attempt %s waits for the sweeper", attempt_id)
-        return "waiting:redis"
-    if not decision.admitted:
-        if agent:
-            store.agent_release(account, agent, attempt_id)
-        store.release(attempt_id, claim, _jitter_ms(ctx, decision.wait_s), "rate limit")
-        return "waiting:ratelimit"
+    if prep.what in ("agent", "ratelimit"):  # the script put it back to wait
+        return f"waiting:{prep.what}"
+    agent = prep.agent or None
     try:
         request = build_attempt_request(ctx, call, attempt_id)
     except Exception as exc:  # stored parameters no longer valid (e.g. settings changed)
         store.record_outcome(attempt_id, claim, AttemptState.REJECTED, detail=str(exc))
         return "rejected:invalid"
-    # the customer's attempt cap, taken atomically just before the POST (a capped attempt
-    # leaves its limiter slot unused); given back below on every path that does not dial
-    slot = ctx.caps.take(call) if ctx.caps is not None else None
-    if isinstance(slot, Capped):
-        if agent:
-            store.agent_release(account, agent, attempt_id)
-        return _capped(ctx, attempt_id, claim, call, slot)
-    if not store.mark_posting(attempt_id, claim):
-        _refund(ctx, slot)
-        return "skipped:lost-claim"
+    slot = _held_by_caps(ctx, attempt_id, claim, call, prep.agent)
+    if isinstance(slot, str):
+        return slot
     if not store.replicated(s.redis_wait_replicas, s.redis_wait_timeout_ms):
         # a failover could lose the claim or the mark: never POST on an unreplicated one
         _refund(ctx, slot)
-        if agent:
-            store.agent_release(account, agent, attempt_id)
-        store.release(attempt_id, claim, _jitter_ms(ctx, 0.5), "not replicated")
+        store.settle_dial(attempt_id, claim, call, agent=prep.agent, detail="not replicated",
+                          wait_ms=500, stretch=_stretch(ctx))
         return "waiting:replication"
     try:
-        result = client.place(request)
-    finally:
-        ctx.limiter.confirm(rl_key, decision.member)
-    return _record(ctx, attempt_id, claim, call, agent, result, slot)
+        result = ctx.clients[account].place(request)
+    except BaseException:
+        ctx.limiter.confirm(store.keys.ratelimit(account), member)
+        raise
+    return _record(ctx, attempt_id, claim, call, agent, result, member, slot)
+
+
+def _held_by_caps(ctx: DialContext, attempt_id: str, claim: str, call: dict[str, str],
+                  agent: str) -> Slot | str | None:
+    """Quiet hours (single calls) and the customer's attempt cap, taken atomically just
+    before the POST: the cap's slot to give back if nothing is dialled, or a word when the
+    attempt does not go on (it waits, or ends ``capped``; its agent is let go)."""
+    caps, store = ctx.caps, ctx.store
+    if caps is None:
+        return None
+    if not call.get("campaign_id") and (quiet := caps.quiet_wait_s(call)) is not None:
+        store.settle_dial(attempt_id, claim, call, agent=agent, detail=quiet[1],
+                          wait_ms=int(quiet[0] * 1000))
+        return "waiting:quiet-hours"
+    slot = caps.take(call)
+    if not isinstance(slot, Capped):
+        return slot
+    if caps.when_capped(call) == "wait":
+        store.settle_dial(attempt_id, claim, call, agent=agent, detail=slot.message(),
+                          wait_ms=wait_ms(slot, store.now_ms()))
+        return "waiting:cap"
+    store.settle_dial(attempt_id, claim, call, agent=agent, state=AttemptState.CAPPED,
+                      detail=slot.message())
+    return "capped"
 
 
 def _refund(ctx: DialContext, slot: Slot | None) -> None:
     if ctx.caps is not None:
         ctx.caps.refund(slot)
-
-
-def _capped(ctx: DialContext, attempt_id: str, claim: str, call: dict[str, str],
-            capped: Capped) -> str:
-    """The customer's cap is reached: wait until it resets, or end ``capped``."""
-    assert ctx.caps is not None
-    if ctx.caps.when_capped(call) == "wait":
-        ctx.store.release(attempt_id, claim, wait_ms(capped, ctx.store.now_ms()),
-                          capped.message())
-        return "waiting:cap"
-    ctx.store.record_outcome(attempt_id, claim, AttemptState.CAPPED, detail=capped.message())
-    return "capped"
 
 
 def _customer(call: dict[str, str]) -> str | None:
@@ -249,45 +259,47 @@ def _customer(call: dict[str, str]) -> str | None:
 
 def _record(
     ctx: DialContext, attempt_id: str, claim: str, call: dict[str, str], agent: str | None,
-    result: PostResultLike, slot: Slot | None = None,
+    result: PostResultLike, member: str, slot: Slot | None = None,
 ) -> str:
-    account = call["account"]
+    """Everything after the POST, one script: the slot confirmed (the answer came back
+    now), then the outcome recorded or the attempt back to wait."""
     store, s = ctx.store, ctx.settings
+
+    def settle(**kw: Any) -> None:
+        store.settle_dial(attempt_id, claim, call, member=member, **kw)
+
     outcome = str(getattr(result.outcome, "value", result.outcome))
     if outcome == "placed":
-        store.record_outcome(attempt_id, claim, AttemptState.PLACED,
-                             call_sid=result.call_sid or "",
-                             check_after_ms=first_poll_ms(s, call))
+        settle(state=AttemptState.PLACED, call_sid=result.call_sid or "",
+               check_after_ms=first_poll_ms(s, call))
         return "placed"
     if outcome == "unknown":
-        store.record_outcome(attempt_id, claim, AttemptState.UNKNOWN,
-                             call_sid=result.call_sid or "",
-                             check_after_ms=int(s.poll_after_s * 1000),
-                             detail=str(result.error or "outcome unknown"))
+        settle(state=AttemptState.UNKNOWN, call_sid=result.call_sid or "",
+               check_after_ms=int(s.poll_after_s * 1000),
+               detail=str(result.error or "outcome unknown"))
         return "unknown"
     _refund(ctx, slot)  # Exotel made no call: the attempt does not count against the cap
-    if agent:
-        store.agent_release(account, agent, attempt_id)
+    release = agent or ""  # not placed: the agent is free again
     err = result.error
     if isinstance(err, RateLimitedError):
         wait = err.retry_after_s if err.retry_after_s else s.rate_limit_window_s / 4
-        ctx.limiter.cool_down(ctx.store.keys.ratelimit(account), wait)
-        store.release(attempt_id, claim, _jitter_ms(ctx, wait), "exotel 429", counter="http_429")
+        settle(agent=release, cool_down_ms=max(1, int(wait * 1000)), detail="exotel 429",
+               wait_ms=int(wait * 1000), stretch=_stretch(ctx), counter="http_429")
         return "waiting:429"
     if isinstance(err, DeviceBusyError):
-        store.release(attempt_id, claim, _jitter_ms(ctx, s.agent_busy_wait_s), "device busy")
+        settle(agent=release, detail="device busy", wait_ms=int(s.agent_busy_wait_s * 1000),
+               stretch=_stretch(ctx))
         return "waiting:device"
     if isinstance(err, TransientError) or err is None:
-        failures = int(store.get_attempt(attempt_id).get("transport_failures", "0"))
-        wait = min(300.0, s.transport_retry_base_s * (2**failures))
-        store.release(attempt_id, claim, _jitter_ms(ctx, wait), f"not sent: {err}",
-                      counter="transport_failures")
+        settle(agent=release, detail=f"not sent: {err}", counter="transport_failures",
+               backoff_ms=(int(s.transport_retry_base_s * 1000), 300_000),
+               stretch=_stretch(ctx))
         return "waiting:transport"
     if isinstance(err, DndError):
-        store.record_outcome(attempt_id, claim, AttemptState.REJECTED, detail=f"dnd: {err}")
+        settle(agent=release, state=AttemptState.REJECTED, detail=f"dnd: {err}")
         number = _customer(call)
         if ctx.on_dnd is not None and number:
             ctx.on_dnd(call, number)
         return "rejected:dnd"
-    store.record_outcome(attempt_id, claim, AttemptState.REJECTED, detail=str(err))
+    settle(agent=release, state=AttemptState.REJECTED, detail=str(err))
     return "rejected"

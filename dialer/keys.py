@@ -1,4 +1,11 @@
-"""Every Redis key the dialer writes, in one place. ``prefix`` is ``Settings.key_prefix``."""
+"""Every Redis key the dialer writes, in one place. ``prefix`` is ``Settings.key_prefix``.
+
+A few keys are built inside Lua, where the name depends on data the script reads (the
+agent and the rate-limit log of a call's account, the attempts and calls a sweep finds):
+the scripts get the prefixes below (:attr:`Keys.attempt_prefix`, :attr:`Keys.call_prefix`,
+:attr:`Keys.agent_prefix`, :attr:`Keys.ratelimit_prefix`, :data:`RATELIMIT_PARTS`) and
+append the id, exactly as the methods here do.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,38 @@ from dataclasses import dataclass
 
 EVENTS_MAXLEN = 1_000_000  # approximate cap of the events stream
 
+# The keys of one account's rate limiter: its log, then what the limiter derives from it
+# (see :meth:`Keys.ratelimit`), as suffixes of the log's key.
+RATELIMIT_PARTS = ("", ":lookups", ":starved", ":cooldown", ":counts")
+
 
 @dataclass(frozen=True)
 class Keys:
     prefix: str = "dialer"
 
+    @property
+    def call_prefix(self) -> str:
+        return f"{self.prefix}:call:"
+
+    @property
+    def attempt_prefix(self) -> str:
+        return f"{self.prefix}:attempt:"
+
+    @property
+    def agent_prefix(self) -> str:
+        return f"{self.prefix}:agent:"
+
+    @property
+    def ratelimit_prefix(self) -> str:
+        return f"{self.prefix}:rl:"
+
     def call(self, call_id: str) -> str:
-        return f"{self.prefix}:call:{call_id}"  # hash: the call request and its summary
+        return self.call_prefix + call_id  # hash: the call request and its summary
 
     def attempt(self, attempt_id: str) -> str:
-        return f"{self.prefix}:attempt:{attempt_id}"  # hash: one attempt's state
+        # hash: one attempt's state; a call's first attempt is written by its first claim
+        # (or cancel): until then it is pending and has no hash (see dialer/store.py)
+        return self.attempt_prefix + attempt_id
 
     def idem(self, account: str, key: str) -> str:
         return f"{self.prefix}:idem:{account}:{key}"  # string: idempotency key → call id
@@ -28,10 +57,15 @@ class Keys:
         # ":lookups" (zset, the GETs among them), ":starved" (a GET was denied, PX window)
         # and ":cooldown" (Exotel answered 429, PX its wait); ":counts" (hash: dial, lookup,
         # 429 → how many ever, for /metrics)
-        return f"{self.prefix}:rl:{account}"
+        return self.ratelimit_prefix + account
+
+    def ratelimit_keys(self, account: str) -> list[str]:
+        """The limiter's keys of ``account``, in :data:`RATELIMIT_PARTS` order."""
+        log = self.ratelimit(account)
+        return [log + part for part in RATELIMIT_PARTS]
 
     def agent(self, account: str, number: str) -> str:
-        return f"{self.prefix}:agent:{account}:{number}"  # zset: attempts holding the agent
+        return f"{self.agent_prefix}{account}:{number}"  # zset: attempts holding the agent
 
     @property
     def due(self) -> str:
@@ -63,7 +97,13 @@ class Keys:
 
     @property
     def calls(self) -> str:
-        return f"{self.prefix}:calls"  # zset: call id → created (ms), for listing
+        # zset: call id → created (ms); written by earlier versions only (a counter
+        # replaced it: no index entry per call). Read for the count of calls stored.
+        return f"{self.prefix}:calls"
+
+    @property
+    def calls_created(self) -> str:
+        return f"{self.prefix}:calls:created"  # counter: calls created
 
     @property
     def metrics(self) -> str:

@@ -41,83 +41,100 @@ from typing import Literal
 import redis
 
 from dialer.errors import RedisUnavailableError
+from dialer.keys import RATELIMIT_PARTS
+from dialer.lua_prelude import CLOCK
 
 Kind = Literal["dial", "lookup", "background"]
 
-# KEYS[1] the log (member → admission µs), KEYS[2] the look-ups' log, KEYS[3] the starved
-# mark, KEYS[4] the cool-down mark, KEYS[5] the counts hash (dial | lookup → admitted ever)
-# ARGV[1] limit, ARGV[2] window µs, ARGV[3] a unique member,
-# ARGV[4] kind (dial|lookup|background),
-# ARGV[5] most look-ups per window, ARGV[6] slots dials leave to starved look-ups
-# Returns {admitted (1|0), now_us, wait_us}: wait_us is how long until a slot may free.
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local cool = redis.call('PTTL', KEYS[4])
-if cool > 0 then return {0, now, cool * 1000} end
--- keep admissions inside the closed window [now - window, now]
--- (string.format, not '..': Lua prints numbers with 14 digits, which would lose µs)
-local cutoff = '(' .. string.format('%.0f', now - window)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cutoff)
-local n = redis.call('ZCARD', KEYS[1])
-local g = redis.call('ZCARD', KEYS[2])
--- the wait until `log` holds fewer than `cap` entries
-local function wait_for(log, count, cap)
-  if cap <= 0 then return window end
-  local e = redis.call('ZRANGE', log, count - cap, count - cap, 'WITHSCORES')
-  local w = tonumber(e[2]) + window - now + 1
-  if w < 1 then w = 1 end
-  return w
-end
-local lookup = ARGV[4] == 'lookup' or ARGV[4] == 'background'
-if lookup then
-  local most = tonumber(ARGV[5])
-  if g >= most then return {0, now, wait_for(KEYS[2], g, most)} end
-  if ARGV[4] == 'background' then
-    -- at most half the window, and half the look-ups' share: polls that decide a call's
-    -- outcome are never kept waiting by the look for Duration / Price
-    local half = math.floor(limit / 2)
-    if n >= half then return {0, now, wait_for(KEYS[1], n, half)} end
-    local half_most = math.floor(most / 2)
-    if g >= half_most then return {0, now, wait_for(KEYS[2], g, half_most)} end
-  elseif n >= limit then
-    redis.call('SET', KEYS[3], '1', 'PX', math.ceil(window / 1000))
-    return {0, now, wait_for(KEYS[1], n, limit)}
+# The admission, as a Lua function (the fused dispatch script of dialer.lua_dispatch
+# runs it too). log: member → admission µs; lookups: the look-ups' log; starved: the
+# starved mark; cool: the cool-down mark; counts: hash (dial | lookup → admitted ever).
+# limit, window µs, a unique member, kind (dial|lookup|background), most look-ups per
+# window, slots dials leave to starved look-ups.
+# Returns (admitted 1|0, now_us, wait_us): wait_us is how long until a slot may free.
+ACQUIRE_FN = """
+local function acquire_slot(log, lookups, starved, cool, counts, limit, window, member, kind,
+    most, reserve)
+  local now = now_us
+  local cooling = redis.call('PTTL', cool)
+  if cooling > 0 then return 0, now, cooling * 1000 end
+  -- keep admissions inside the closed window [now - window, now]
+  -- (string.format, not '..': Lua prints numbers with 14 digits, which would lose µs)
+  local cutoff = '(' .. string.format('%.0f', now - window)
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', cutoff)
+  redis.call('ZREMRANGEBYSCORE', lookups, '-inf', cutoff)
+  local n = redis.call('ZCARD', log)
+  local g = redis.call('ZCARD', lookups)
+  -- the wait until `key` holds fewer than `cap` entries
+  local function wait_for(key, count, cap)
+    if cap <= 0 then return window end
+    local e = redis.call('ZRANGE', key, count - cap, count - cap, 'WITHSCORES')
+    local w = tonumber(e[2]) + window - now + 1
+    if w < 1 then w = 1 end
+    return w
   end
-else
-  local cap = limit
-  if redis.call('EXISTS', KEYS[3]) == 1 then
-    local leave = tonumber(ARGV[6]) - g
-    if leave > 0 then cap = limit - leave end
+  local lookup = kind == 'lookup' or kind == 'background'
+  if lookup then
+    if g >= most then return 0, now, wait_for(lookups, g, most) end
+    if kind == 'background' then
+      -- at most half the window, and half the look-ups' share: polls that decide a
+      -- call's outcome are never kept waiting by the look for Duration / Price
+      local half = math.floor(limit / 2)
+      if n >= half then return 0, now, wait_for(log, n, half) end
+      local half_most = math.floor(most / 2)
+      if g >= half_most then return 0, now, wait_for(lookups, g, half_most) end
+    elseif n >= limit then
+      redis.call('SET', starved, '1', 'PX', math.ceil(window / 1000))
+      return 0, now, wait_for(log, n, limit)
+    end
+  else
+    local cap = limit
+    if redis.call('EXISTS', starved) == 1 then
+      local leave = reserve - g
+      if leave > 0 then cap = limit - leave end
+    end
+    if n >= cap then return 0, now, wait_for(log, n, cap) end
   end
-  if n >= cap then return {0, now, wait_for(KEYS[1], n, cap)} end
+  redis.call('ZADD', log, now, member)
+  redis.call('PEXPIRE', log, math.ceil(window / 1000) + 1000)
+  if lookup then
+    redis.call('ZADD', lookups, now, member)
+    redis.call('PEXPIRE', lookups, math.ceil(window / 1000) + 1000)
+  end
+  redis.call('HINCRBY', counts, lookup and 'lookup' or 'dial', 1)
+  return 1, now, 0
 end
-redis.call('ZADD', KEYS[1], now, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
-if lookup then
-  redis.call('ZADD', KEYS[2], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[2], math.ceil(window / 1000) + 1000)
-end
-redis.call('HINCRBY', KEYS[5], lookup and 'lookup' or 'dial', 1)
-return {1, now, 0}
 """
 
-# Move an admitted entry to now (only where it is still in a log).
+# Move an admitted entry to now (only where it is still in a log). Returns 1 when moved.
+CONFIRM_FN = """
+local function confirm_slot(log, lookups, member)
+  redis.call('ZADD', lookups, 'XX', 'CH', now_us, member)
+  return redis.call('ZADD', log, 'XX', 'CH', now_us, member)
+end
+"""
+
+# KEYS: the account's limiter keys (dialer.keys.RATELIMIT_PARTS order)
+# ARGV[1] limit, ARGV[2] window µs, ARGV[3] a unique member, ARGV[4] kind,
+# ARGV[5] most look-ups per window, ARGV[6] slots dials leave to starved look-ups
+# Returns {admitted (1|0), now_us, wait_us}.
+_ACQUIRE = CLOCK + ACQUIRE_FN + """
+local ok, now, wait = acquire_slot(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5],
+  tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5]),
+  tonumber(ARGV[6]))
+return {ok, now, wait}
+"""
+
 # KEYS[1] the log, KEYS[2] the look-ups' log; ARGV[1] the member. Returns 1 when moved.
-_CONFIRM = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZADD', KEYS[2], 'XX', 'CH', now, ARGV[1])
-return redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1])
+_CONFIRM = CLOCK + CONFIRM_FN + """
+return confirm_slot(KEYS[1], KEYS[2], ARGV[1])
 """
 
 
 def counts_key(key: str) -> str:
     """Hash beside the log: ``dial`` / ``lookup`` → slots admitted ever, ``429`` → Exotel's
     429 answers (read by :mod:`dialer.monitor.collector`)."""
-    return f"{key}:counts"
+    return key + RATELIMIT_PARTS[4]
 
 
 @dataclass(frozen=True)
@@ -155,13 +172,23 @@ class SlidingWindowLimiter:
         self._script = client.register_script(_ACQUIRE)
         self._confirm = client.register_script(_CONFIRM)
 
+    def dial_args(self, member: str) -> list[str | int]:
+        """The arguments of a dial's ``acquire_slot`` (see :data:`ACQUIRE_FN`), for a script
+        that takes the slot as one of its steps (:mod:`dialer.lua_dispatch`)."""
+        return [self.limit, self.window_us, member, "dial", self.lookup_max,
+                self.lookup_reserve]
+
+    @staticmethod
+    def new_member() -> str:
+        return secrets.token_hex(8)
+
     @staticmethod
     def _keys(key: str) -> list[str]:
-        return [key, f"{key}:lookups", f"{key}:starved", f"{key}:cooldown", counts_key(key)]
+        return [key + part for part in RATELIMIT_PARTS]
 
     def acquire(self, key: str, kind: Kind = "dial") -> Decision:
         """Try to take a slot now. Raises ``RedisUnavailableError`` (fail closed)."""
-        member = secrets.token_hex(8)
+        member = self.new_member()
         try:
             admitted, now_us, wait_us = self._script(
                 keys=self._keys(key),

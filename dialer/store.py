@@ -8,7 +8,17 @@ A call has attempts ``{call_id}-1``, ``{call_id}-2`` …; an attempt moves
 
 Every transition is one Lua script (:mod:`dialer.lua`) on Redis's clock and appends an
 event to the stream. A redelivered message finds its attempt claimed and stops; a POST
-whose outcome is unknown leaves the attempt ``unknown`` — never redialled blindly.
+whose outcome is unknown leaves the attempt ``unknown`` — never redialled blindly. The
+worker's path (claim … outcome, and the two fused round trips of a placed call) is
+:mod:`dialer.store_worker`.
+
+A waiting call is written lean (a few hundred bytes of Redis each, for millions of them):
+the call hash holds what the request says — empty fields left out, its id is in its key —
+and its first attempt has no hash, nor the call a ``state``, until the first claim or
+cancel writes them. Until then the attempt reads as ``pending`` and the call as
+``queued`` (:meth:`Store.get_call`, :meth:`Store.get_attempt`, and the scripts'
+``attempt_state``). Other readers of a call hash take the same defaults
+(:data:`CALL_DEFAULTS`).
 """
 
 from __future__ import annotations
@@ -21,11 +31,22 @@ from typing import Any, cast
 
 import redis
 
-from dialer import lua
+from dialer import lua, lua_reconcile
 from dialer.errors import NotFoundError
 from dialer.keys import EVENTS_MAXLEN, Keys
 from dialer.models import TERMINAL_ATTEMPT_STATES, AttemptState, CallUpdate
 from dialer.policy import Decision
+from dialer.store_worker import WorkerPath, call_id_of
+
+__all__ = ["CALL_DEFAULTS", "Applied", "Created", "NewCall", "Store", "call_id_of",
+           "is_terminal", "make_attempt_id", "new_call_id"]
+
+# What a call hash holds when a field is absent (a lean waiting call, see above).
+CALL_DEFAULTS = {"state": "queued", "attempts": "1", "metadata": "{}", "policy": "{}",
+                 "idem_key": "", "campaign_id": "", "custom_field": ""}
+
+# Parameters a request model fills in by itself (a ``Literal`` with one value): not stored.
+IMPLIED_PARAMS = {"CallType": "trans"}
 
 UPDATE_FIELDS = (
     "call_sid", "status", "leg1_status", "leg2_status", "start_time", "end_time",
@@ -40,10 +61,6 @@ def new_call_id() -> str:
 def make_attempt_id(call_id: str, n: int) -> str:
     """Attempt ids are ``{call_id}-{n}``: short enough for CustomField and URLs."""
     return f"{call_id}-{n}"
-
-
-def call_id_of(attempt_id: str) -> str:
-    return attempt_id.rsplit("-", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -76,25 +93,19 @@ class Applied:
     awaiting_evidence: bool = False  # ended; the retry decision waits for leg statuses
 
 
-class Store:
+class Store(WorkerPath):
     """Typed access to the dialer's records. ``client`` must use ``decode_responses=True``."""
-
-    _replica_wait: Any = None  # a dialer.replication.ReplicaWait, made on first use
 
     def __init__(self, client: redis.Redis, keys: Keys | None = None) -> None:
         self.r = client
         self.keys = keys or Keys()
+        self._register_worker_scripts(client)
         self._create = client.register_script(lua.CREATE_CALL)
         self._take_due = client.register_script(lua.TAKE_DUE)
-        self._claim = client.register_script(lua.CLAIM)
-        self._mark_posting = client.register_script(lua.MARK_POSTING)
-        self._release = client.register_script(lua.RELEASE)
-        self._outcome = client.register_script(lua.OUTCOME)
-        self._apply = client.register_script(lua.APPLY_UPDATE)
-        self._decide = client.register_script(lua.DECIDE)
+        self._apply = client.register_script(lua_reconcile.APPLY_UPDATE)
+        self._decide = client.register_script(lua_reconcile.DECIDE)
         self._sweep_dialing = client.register_script(lua.SWEEP_DIALING)
         self._sweep_pending = client.register_script(lua.SWEEP_PENDING)
-        self._agent_acquire = client.register_script(lua.AGENT_ACQUIRE)
         self._take_expired = client.register_script(lua.TAKE_EXPIRED)
         self._cancel_pending = client.register_script(lua.CANCEL_PENDING)
         self._mark_absent = client.register_script(lua.MARK_ABSENT)
@@ -115,16 +126,17 @@ class Store:
             cid = new_call_id()
             aid = make_attempt_id(cid, 1)
             ids.append((cid, aid))
+            request = {name: value for name, value in c.request.items()
+                       if IMPLIED_PARAMS.get(name) != value}
             self._create(
                 keys=[
                     k.idem(c.account, c.idem_key) if c.idem_key else "",
-                    k.call(cid), k.attempt(aid), k.due, k.calls, k.events, k.pending,
+                    k.call(cid), k.due, k.calls_created, k.events, k.pending,
                 ],
                 args=[
-                    cid, aid, c.account, c.mode,
-                    json.dumps(c.request, separators=(",", ":")),
-                    json.dumps(c.metadata, separators=(",", ":")),
-                    c.idem_key, json.dumps(c.policy or {}), EVENTS_MAXLEN,
+                    cid, aid, c.account, c.mode, json.dumps(request, separators=(",", ":")),
+                    json.dumps(c.metadata, separators=(",", ":")) if c.metadata else "",
+                    c.idem_key, json.dumps(c.policy) if c.policy else "", EVENTS_MAXLEN,
                     c.campaign_id, delay_ms, c.custom_field,
                 ],
                 client=pipe,
@@ -158,13 +170,21 @@ class Store:
         return cast(dict[str, str], self.r.hgetall(key))
 
     def get_call(self, call_id: str) -> dict[str, str]:
+        """The call hash with its id and the defaults of absent fields
+        (:data:`CALL_DEFAULTS`). Raises ``NotFoundError``."""
         data = self.hash(self.keys.call(call_id))
         if not data:
             raise NotFoundError(f"unknown call id {call_id!r}")
-        return data
+        return with_defaults(call_id, data)
 
     def get_attempt(self, attempt_id: str) -> dict[str, str]:
+        """The attempt hash (a first attempt not written yet reads as pending)."""
         data = self.hash(self.keys.attempt(attempt_id))
+        if not data and attempt_id.endswith("-1"):
+            call_id = call_id_of(attempt_id)
+            call = self.hash(self.keys.call(call_id))
+            if call and "state" not in call:
+                data = unwritten_attempt(call_id, call)
         if not data:
             raise NotFoundError(f"unknown attempt id {attempt_id!r}")
         return data
@@ -175,77 +195,14 @@ class Store:
         pipe = self.r.pipeline(transaction=False)
         for i in range(1, n + 1):
             pipe.hgetall(self.keys.attempt(make_attempt_id(call_id, i)))
-        return [dict(a) for a in pipe.execute() if a]
+        attempts = [dict(a) for a in pipe.execute() if a]
+        if not attempts and "state" not in self.hash(self.keys.call(call_id)):
+            attempts = [unwritten_attempt(call_id, call)]
+        return attempts
 
     def attempt_for_sid(self, call_sid: str) -> str | None:
         value = self.r.get(self.keys.call_sid(call_sid))
         return str(value) if value else None
-
-    # --- the worker's path ---------------------------------------------------------
-    def claim(self, attempt_id: str) -> tuple[str | None, str]:
-        """pending → dialing. Returns ``(claim token, state)``; token None when not claimed."""
-        k = self.keys
-        token = secrets.token_hex(8)
-        call_id = call_id_of(attempt_id)
-        ok, state = self._claim(
-            keys=[k.attempt(attempt_id), k.pending, k.dialing, k.due, k.call(call_id), k.events],
-            args=[attempt_id, token, EVENTS_MAXLEN],
-        )
-        return (token if int(ok) else None), str(state)
-
-    def mark_posting(self, attempt_id: str, claim: str) -> bool:
-        return bool(int(self._mark_posting(keys=[self.keys.attempt(attempt_id)], args=[claim])))
-
-    def replicated(self, wanted: str, timeout_ms: int) -> bool:
-        """The writes so far (claim, posting mark) reached ``wanted`` replicas (``WAIT``;
-        see :mod:`dialer.replication`). False: do not POST."""
-        from dialer.replication import ReplicaWait
-
-        waiter = getattr(self, "_replica_wait", None)
-        if waiter is None or (waiter.wanted, waiter.timeout_ms) != (wanted, timeout_ms):
-            waiter = self._replica_wait = ReplicaWait(self.r, self.keys.wait_fence, wanted,
-                                                      timeout_ms)
-        return waiter.wait()
-
-    def release(
-        self, attempt_id: str, claim: str, delay_ms: int, reason: str, counter: str = ""
-    ) -> bool:
-        """dialing → pending, due after ``delay_ms``; spends no retry."""
-        k = self.keys
-        call_id = call_id_of(attempt_id)
-        return bool(
-            int(
-                self._release(
-                    keys=[k.attempt(attempt_id), k.dialing, k.due, k.call(call_id), k.events],
-                    args=[attempt_id, claim, max(0, int(delay_ms)), reason, EVENTS_MAXLEN,
-                          counter],
-                )
-            )
-        )
-
-    def record_outcome(
-        self,
-        attempt_id: str,
-        claim: str,
-        state: AttemptState,
-        *,
-        call_sid: str = "",
-        check_after_ms: int = 0,
-        detail: str = "",
-    ) -> tuple[bool, str]:
-        """dialing → placed | unknown | rejected, by the POST's outcome."""
-        k = self.keys
-        call_id = call_id_of(attempt_id)
-        zset = {AttemptState.PLACED: k.active, AttemptState.UNKNOWN: k.unknown}.get(state, "")
-        ok, new = self._outcome(
-            keys=[
-                k.attempt(attempt_id), k.dialing, zset, k.call(call_id),
-                k.call_sid(call_sid) if call_sid else "", k.events,
-            ],
-            args=[attempt_id, claim, state.value, call_sid, max(0, check_after_ms),
-                  detail[:500], EVENTS_MAXLEN],
-        )
-        return bool(int(ok)), str(new)
 
     # --- reconciliation ------------------------------------------------------------
     def apply_update(
@@ -389,54 +346,44 @@ class Store:
         k = self.keys
         reset, unknown = self._sweep_dialing(
             keys=[k.dialing, k.due, k.unknown, k.events],
-            args=[dialing_timeout_ms, k.prefix, EVENTS_MAXLEN, max_count],
+            args=[dialing_timeout_ms, k.attempt_prefix, EVENTS_MAXLEN, max_count,
+                  k.call_prefix],
         )
         redelivered = self._sweep_pending(
-            keys=[k.pending, k.due], args=[pending_redeliver_ms, k.prefix, max_count]
+            keys=[k.pending, k.due],
+            args=[pending_redeliver_ms, k.attempt_prefix, max_count, k.call_prefix],
         )
         return {"reset": int(reset), "unknown": int(unknown), "redelivered": int(redelivered)}
-
-    # --- agents --------------------------------------------------------------------
-    def agent_acquire(
-        self, account: str, number: str, attempt_id: str, max_calls: int, hold_ms: int
-    ) -> bool:
-        return bool(
-            int(
-                self._agent_acquire(
-                    keys=[self.keys.agent(account, number)],
-                    args=[attempt_id, max_calls, hold_ms],
-                )
-            )
-        )
-
-    def agent_release(self, account: str, number: str, attempt_id: str) -> None:
-        self.r.zrem(self.keys.agent(account, number), attempt_id)
-
-    def free_stale_agent_holds(self, account: str, number: str) -> int:
-        """Drop an agent's holds by attempts that have ended (a release lost — with a Redis
-        failover, say — would otherwise keep the agent for the whole hold). Returns how
-        many were dropped."""
-        key = self.keys.agent(account, number)
-        holders = [str(a) for a in self.r.zrange(key, 0, -1)]
-        if not holders:
-            return 0
-        pipe = self.r.pipeline(transaction=False)
-        for aid in holders:
-            pipe.hget(self.keys.attempt(aid), "state")
-        stale = [aid for aid, state in zip(holders, pipe.execute(), strict=True)
-                 if state is None or is_terminal(str(state))]
-        return int(self.r.zrem(key, *stale)) if stale else 0
 
     # --- reports -------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Sizes of the working sets (for health checks and tests)."""
         k = self.keys
         pipe = self.r.pipeline(transaction=False)
-        names = ("due", "pending", "dialing", "active", "unknown", "evidence", "calls")
+        names = ("due", "pending", "dialing", "active", "unknown", "evidence")
         for name in names:
             pipe.zcard(getattr(k, name))
-        return dict(zip(names, pipe.execute(), strict=True))
+        pipe.get(k.calls_created)
+        pipe.zcard(k.calls)  # the index of calls written by earlier versions
+        *sizes, created, indexed = pipe.execute()
+        return {**dict(zip(names, sizes, strict=True)), "calls": int(created or 0) + indexed}
+
+
+_TERMINAL = frozenset(s.value for s in TERMINAL_ATTEMPT_STATES)
 
 
 def is_terminal(state: str) -> bool:
-    return state in {s.value for s in TERMINAL_ATTEMPT_STATES}
+    return state in _TERMINAL
+
+
+def with_defaults(call_id: str, call: dict[str, str]) -> dict[str, str]:
+    """A call hash as every reader sees it: its id, and the defaults of absent fields."""
+    current = make_attempt_id(call_id, int(call.get("attempts") or 1))
+    return {"id": call_id, **CALL_DEFAULTS, "current_attempt": current, **call}
+
+
+def unwritten_attempt(call_id: str, call: dict[str, str]) -> dict[str, str]:
+    """What the first attempt of a lean waiting call holds before its hash is written."""
+    return {"id": make_attempt_id(call_id, 1), "call_id": call_id, "n": "1",
+            "state": AttemptState.PENDING.value, "created_at": call.get("created_at", ""),
+            "account": call.get("account", "")}

@@ -9,7 +9,7 @@ import redis
 import requests
 
 from dialer.keys import Keys
-from dialer.store import Store
+from dialer.store import CALL_DEFAULTS, Store
 from exotel_sim import Simulator, inspect
 from tests.stack import API_TOKEN, Stack
 
@@ -25,7 +25,9 @@ def call_states(store: Store, call_ids: list[str]) -> dict[str, str]:
     pipe = store.r.pipeline(transaction=False)
     for cid in call_ids:
         pipe.hget(store.keys.call(cid), "state")
-    return dict(zip(call_ids, (str(s) for s in pipe.execute()), strict=True))
+    # a call waiting for its first attempt has no state yet (dialer.store): queued
+    return dict(zip(call_ids, (str(s or CALL_DEFAULTS["state"]) for s in pipe.execute()),
+                    strict=True))
 
 
 def all_final(store: Store, call_ids: list[str]) -> bool:

@@ -131,12 +131,14 @@ def test_waiting_for_a_busy_agent(store: Store, clean_env: Any) -> None:
     assert state(store, second) == "pending" and len(client.sent) == 1
 
 
-def test_waiting_when_the_limiter_cannot_reach_redis(store: Store, clean_env: Any) -> None:
-    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
+def test_waiting_when_redis_cannot_be_reached(store: Store, clean_env: Any) -> None:
+    """Fail closed: the script before the POST (claim, agent, limiter slot) cannot run,
+    so nothing is posted; the attempt is left to the sweeper."""
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2, decode_responses=True)
     client = FakeClient()
     aid = new_call(store)
-    assert place_attempt(context(store, client, limiter_redis=dead), aid) == "waiting:redis"
-    assert state(store, aid) == "dialing" and client.sent == []  # the sweeper puts it back
+    assert place_attempt(context(Store(dead), client), aid) == "waiting:redis"
+    assert state(store, aid) == "pending" and client.sent == []
 
 
 def test_waiting_for_a_slot(store: Store, clean_env: Any) -> None:
@@ -228,3 +230,31 @@ def test_a_hold_left_by_an_ended_attempt_does_not_keep_the_agent(store: Store,
     assert store.r.zscore(store.keys.agent("main", AGENT), first) is not None
     assert place_attempt(context(store, client), second) == "placed"
     assert store.r.zscore(store.keys.agent("main", AGENT), first) is None
+
+
+class CountingConnection(redis.Connection):
+    sent = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.sent += 1
+        super().send_packed_command(command, check_health)
+
+
+def test_a_placed_call_takes_two_round_trips(store: Store, clean_env: Any) -> None:
+    """One script before the POST (claim … posting mark), one after (confirm + record)."""
+    kw = store.r.connection_pool.connection_kwargs
+    pool = redis.ConnectionPool(connection_class=CountingConnection, host=kw["host"],
+                                port=kw["port"], db=kw.get("db", 0), decode_responses=True)
+    counted = Store(redis.Redis(connection_pool=pool))
+    warm, aid = new_call(store), new_call(store)
+    ctx = context(counted, settings={"redis_wait_replicas": "0"})
+    assert place_attempt(ctx, warm) == "placed"  # scripts loaded
+    store.r.hset(store.keys.attempt(warm), "state", "completed")  # the agent is free again
+    CountingConnection.sent = 0
+    assert place_attempt(ctx, aid) == "placed"
+    assert CountingConnection.sent == 2
+    assert state(store, aid) == "placed" and store.attempt_for_sid("CA1") == aid
+    # the limiter's entry moved to the time the answer came back (the record's clock)
+    newest = max(score for _, score in store.r.zrange(store.keys.ratelimit("main"), 0, -1,
+                                                     withscores=True))
+    assert int(newest) // 1000 == int(store.get_attempt(aid)["outcome_at"])

@@ -12,6 +12,7 @@ import redis
 from dialer.errors import InvalidNumberError, ValidationError
 from dialer.producer import Producer
 from dialer.settings import Settings
+from dialer.store import Store
 
 ACCOUNT = {"name": "main", "sid": "AC1", "api_key": "k", "api_token": "t",
            "base_url": "http://127.0.0.1:9", "caller_id": "08030752400"}
@@ -39,7 +40,7 @@ GOOD = {"from": "09810000010", "to": "+91 98200 00010"}
 def test_enqueue_writes_the_call_and_publishes_one_message(r: redis.Redis) -> None:
     pub = RecordingPublisher()
     call_id = make(r, pub).enqueue(GOOD)
-    call = r.hgetall(f"dialer:call:{call_id}")
+    call = Store(r).get_call(call_id)  # a waiting call is stored lean: read it as a call
     assert call["state"] == "queued" and call["account"] == "main"
     request = json.loads(call["request"])
     assert request["From"] == "+919810000010" and request["To"] == "+919820000010"
@@ -97,7 +98,7 @@ def test_same_idempotency_key_from_five_threads_gives_one_call(r: redis.Redis) -
         ids = list(pool.map(lambda _: producer.enqueue(request), range(10)))
     assert len(set(ids)) == 1
     assert pub.sent == [f"{ids[0]}-1"]
-    assert r.zcard("dialer:calls") == 1
+    assert Store(r).counts()["calls"] == 1
 
 
 def test_bulk_is_all_or_nothing_and_names_the_bad_index(r: redis.Redis) -> None:

@@ -21,7 +21,7 @@ from dialer.campaigns.keys import CampaignKeys
 from dialer.campaigns.models import CampaignStateError
 from dialer.campaigns.queue import Contact
 from dialer.keys import Keys
-from dialer.store import make_attempt_id
+from dialer.store import make_attempt_id, unwritten_attempt, with_defaults
 
 ADD_CHUNK = 1000  # contacts per ADD_CONTACTS call
 
@@ -174,7 +174,9 @@ class ContactRepo:
         for n, (state, final, attempts, current) in zip(with_call, pipe.execute(),
                                                          strict=True):
             done = final or ("unknown" if state == "unknown" else "")
-            out[n] = CallRow(str(done), int(attempts or 1), str(current or ""))
+            # a lean call waiting for its first attempt holds no state / current_attempt
+            current = current or make_attempt_id(str(calls[n]), int(attempts or 1))
+            out[n] = CallRow(str(done), int(attempts or 1), str(current))
         return out
 
     def talk_times(self, attempt_ids: Sequence[str]) -> list[str]:
@@ -213,15 +215,23 @@ class ContactRepo:
 
     def call_records(self, call_ids: Sequence[str]
                      ) -> dict[str, tuple[dict[str, str], list[dict[str, str]]]]:
-        """Each call's hash and its attempts' hashes, in attempt order (two round trips)."""
+        """Each call (as every reader sees it: :func:`dialer.store.with_defaults`) and its
+        attempts, in attempt order (two round trips); a first attempt not written yet reads
+        as pending."""
         pipe = self.r.pipeline(transaction=False)
         for call_id in call_ids:
             pipe.hgetall(self.core.call(call_id))
-        calls = dict(zip(call_ids, pipe.execute(), strict=True))
+        raw = dict(zip(call_ids, pipe.execute(), strict=True))
+        calls = {i: with_defaults(i, call) for i, call in raw.items() if call}
         for call_id, call in calls.items():
             for i in range(1, int(call.get("attempts") or 1) + 1):
                 pipe.hgetall(self.core.attempt(make_attempt_id(call_id, i)))
         flat = iter(pipe.execute())
-        return {call_id: (call, [a for a in (next(flat) for _ in range(
-                    int(call.get("attempts") or 1))) if a])
-                for call_id, call in calls.items()}
+        out = {}
+        for call_id, call in calls.items():
+            attempts = [a for a in (next(flat) for _ in range(int(call.get("attempts") or 1)))
+                        if a]
+            if not attempts and "state" not in raw[call_id]:
+                attempts = [unwritten_attempt(call_id, call)]
+            out[call_id] = (call, attempts)
+        return out

@@ -7,10 +7,7 @@ that depend on a campaign's set of zones are derived from a prefix inside the sc
 
 from __future__ import annotations
 
-_NOW = """
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
+from dialer.lua_prelude import CLOCK as _NOW
 
 # Move a campaign from one of the allowed states to a new one.
 # KEYS[1] campaign hash, KEYS[2] active set

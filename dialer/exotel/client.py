@@ -1,7 +1,9 @@
 """The Exotel HTTP client: place a call (v1 or v3) and read its details.
 
 One pooled ``requests.Session`` per client, HTTP basic auth in the header (never in a
-URL), explicit (connect, read) timeouts on every request, no redirects followed.
+URL), explicit (connect, read) timeouts on every request, no redirects followed: the
+transport is :mod:`dialer.exotel.transport` (its lean path prepares each request directly
+and reads the environment's proxy / CA settings once per host).
 
 Failure policy:
 
@@ -34,13 +36,10 @@ from datetime import datetime, tzinfo
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, NamedTuple
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode
 
 import requests
-from requests.adapters import HTTPAdapter
-from requests.auth import HTTPBasicAuth
 
-from dialer import __version__
 from dialer.errors import (
     AuthenticationError,
     ExotelError,
@@ -58,6 +57,7 @@ from dialer.exotel.classify import (
     parse_retry_after,
 )
 from dialer.exotel.models import ConnectToFlow, ConnectTwoNumbers, Request, V3Call
+from dialer.exotel.transport import Transport, decode_body, without_userinfo
 from dialer.models import CallUpdate
 from dialer.settings import AccountSettings
 
@@ -91,24 +91,6 @@ class LegStatuses(NamedTuple):
     leg2_status: str | None  # last entry of v3 legs ``to``
 
 
-def _without_userinfo(url: str) -> str:
-    parts = urlsplit(url.rstrip("/"))
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-
-
-def _decode(resp: requests.Response) -> dict[str, Any] | None:
-    """The parsed body, or ``None`` when it is empty or not Exotel's JSON/XML."""
-    text = resp.content.decode("utf-8", errors="replace")
-    if not text.strip():
-        return None
-    try:
-        return responses.parse_body(text)
-    except responses.MalformedResponseError as exc:
-        log.warning("unparsable %d body from Exotel: %s", resp.status_code, exc)
-        return None
-
-
 class ExotelClient:
     """A client for one Exotel account; create one per process (or thread) and reuse it."""
 
@@ -132,23 +114,12 @@ class ExotelClient:
         self._timeout = (connect_timeout_s, read_timeout_s)
         self._get_retries = max(0, get_retries)
         self._get_backoff_s = max(0.0, get_backoff_s)
-        self._v1 = _without_userinfo(account.v1_base_url)
-        self._v3 = _without_userinfo(account.v3_base_url)
+        self._v1 = without_userinfo(account.v1_base_url)
+        self._v3 = without_userinfo(account.v3_base_url)
         self._sid = quote(account.sid, safe="")
         self._tz = account_tz
-        self._owns_session = session is None
-        self._session = session if session is not None else self._new_session(pool_maxsize)
-
-    @staticmethod
-    def _new_session(pool_maxsize: int) -> requests.Session:
-        session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_maxsize, max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        session.headers.update(
-            {"User-Agent": f"exotel-dialer/{__version__}", "Accept": "application/json"}
-        )
-        return session
+        self._transport = Transport(account.api_key, account.api_token, self._timeout,
+                                    session=session, pool_maxsize=pool_maxsize)
 
     def __repr__(self) -> str:
         return (
@@ -158,8 +129,7 @@ class ExotelClient:
 
     def close(self) -> None:
         """Close the session's pooled connections (only a session this client created)."""
-        if self._owns_session:
-            self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> ExotelClient:
         return self
@@ -173,22 +143,7 @@ class ExotelClient:
     # --- transport -------------------------------------------------------------------
 
     def _send(self, method: str, url: str, **kw: Any) -> requests.Response:
-        """One request, logged without credentials; requests exceptions propagate."""
-        auth = HTTPBasicAuth(self._account.api_key, self._account.api_token.get_secret_value())
-        start = time.monotonic()
-        try:
-            resp = self._session.request(
-                method, url, auth=auth, timeout=self._timeout, allow_redirects=False, **kw
-            )
-        except requests.RequestException as exc:
-            elapsed_ms = (time.monotonic() - start) * 1000
-            log.warning("%s %s failed after %.0f ms: %s", method, url, elapsed_ms,
-                        type(exc).__name__)
-            raise
-        elapsed_ms = (time.monotonic() - start) * 1000
-        level = logging.INFO if resp.status_code < 400 else logging.WARNING
-        log.log(level, "%s %s -> %d in %.0f ms", method, url, resp.status_code, elapsed_ms)
-        return resp
+        return self._transport.send(method, url, **kw)
 
     @staticmethod
     def _transport_error(exc: requests.RequestException, method: str, url: str) -> TransientError:
@@ -246,7 +201,7 @@ class ExotelClient:
         self, resp: requests.Response, url: str,
         sid_of: Callable[[Mapping[str, Any]], str | None],
     ) -> PostResult:
-        body = _decode(resp)
+        body = decode_body(resp)
         info = responses.error_info(body) if body is not None else None
         status = resp.status_code
         if 200 <= status < 300:
@@ -292,7 +247,7 @@ class ExotelClient:
             resp = self._send("GET", url)
         except requests.RequestException as exc:
             raise self._transport_error(exc, "GET", url) from None
-        body = _decode(resp)
+        body = decode_body(resp)
         info = responses.error_info(body) if body is not None else None
         if not 200 <= resp.status_code < 300 or (info and info.status and info.status >= 400):
             raise self._http_error(resp, info, "GET", url)

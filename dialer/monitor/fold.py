@@ -100,7 +100,7 @@ for i = 1, count do
   local c = call_of(cid)
   local acc, camp = c[1], c[2]
   if kind == 'created' then
-    if acc == '' then acc = f['detail'] or '' end
+    if acc == '' then acc = f['account'] or f['detail'] or '' end
     incr('created|' .. acc .. '|' .. camp)
   elseif ATTEMPT[kind] then
     incr('attempt|' .. acc .. '|' .. camp .. '|' .. kind)

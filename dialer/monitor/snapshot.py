@@ -21,7 +21,6 @@ from dialer.campaigns.report import summary
 from dialer.keys import Keys
 from dialer.monitor.fold import Folder
 from dialer.publisher import CALLS_QUEUE, RESULTS_QUEUE, SCHEDULING_QUEUE
-from dialer.ratelimit import counts_key
 from dialer.settings import Settings
 from dialer.store import Store
 
@@ -84,12 +83,12 @@ class Reader:
             pipe.llen(q)
         pipe.get(f"{k.prefix}:campaign-ticks")
         for a in s.accounts:
-            key = k.ratelimit(a.name)
+            log, lookups, _, cooldown, counts = k.ratelimit_keys(a.name)
             since = (now_ms - window_ms) * 1000  # the log's scores are µs
-            pipe.zcount(key, since, "+inf")
-            pipe.zcount(f"{key}:lookups", since, "+inf")
-            pipe.hgetall(counts_key(key))
-            pipe.pttl(f"{key}:cooldown")
+            pipe.zcount(log, since, "+inf")
+            pipe.zcount(lookups, since, "+inf")
+            pipe.hgetall(counts)
+            pipe.pttl(cooldown)
         out = pipe.execute()
         sets = {name: int(out[i]) for i, name in enumerate(SETS)}
         i = len(SETS)
