@@ -194,5 +194,5 @@ def test_the_live_page_shows_the_figures_and_updates(
     assert page.evaluate("sessionStorage.getItem('dialer.apiToken')") is None
     # /docs renders Swagger UI from the package's own assets (no CDN needed)
     page.goto(f"{stack.web_url}/docs")
-    page.wait_for_selector(".swagger-ui .info .title", timeout=15_000)
+    page.wait_for_selector(".swagger-ui .info .title", timeout=60_000)
     assert "exotel-dialer" in str(page.text_content(".swagger-ui .info .title"))
