@@ -99,6 +99,8 @@ def _run(life: Lifecycle, sim: Simulator, check: Check) -> dict[str, Any]:
     rates = Rates(ODDS["answered"], ODDS["busy"], ODDS["no-answer"], ODDS["failed"],
                   source="given")
     planned = campaign_plan(life, cid, rates=rates, call_s=CALL_S)
+    ticks_key = life.repo.keys.ticks
+    ticks_before = int(life.store.r.get(ticks_key) or 0)
     life.start(cid)
     began = time.monotonic()
     wait_for(lambda: life.repo.get(cid).state.value == "completed", check.timeout_s,
@@ -108,6 +110,7 @@ def _run(life: Lifecycle, sim: Simulator, check: Check) -> dict[str, Any]:
     assert ended is not None
     actual_s = (ended - start).total_seconds()
     posts = len(inspect.call_posts(sim.requests()))
+    ticks = int(life.store.r.get(ticks_key) or 0) - ticks_before
     from dialer.campaigns.plan_state import history
 
     measured = history(life, c.spec.account or "main")
@@ -125,6 +128,7 @@ def _run(life: Lifecycle, sim: Simulator, check: Check) -> dict[str, Any]:
         "counted_attempts": c.count("attempts"), "bound_by": planned["bound_by"],
         "by_status": c.final_counts, "wall_s": round(time.monotonic() - began, 1),
         "call_s_given": CALL_S,
+        "tick_period_s": round((time.monotonic() - began) / max(1, ticks), 3),
         "call_s_measured": round(measured.call_s, 3) if measured.call_s else None,
     }
 

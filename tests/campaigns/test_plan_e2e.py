@@ -2,7 +2,8 @@
 accelerated time — a scaled limit, two zones whose windows open seconds apart, seeded
 outcome odds, retries — finishes within 10 % of the planned time and makes within 5 % of
 the planned attempts. The 5,000-contact run is ``python -m bench.bench_campaign_plan``;
-this one has 600 contacts (real Redis, two Celery worker processes, beat, web)."""
+this one has 400 contacts at 600 calls per minute (real Redis, two Celery worker
+processes, beat, web)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_plan_matches_the_run(redis_url: str, tmp_path: Path) -> None:
-    figures = run(redis_url, tmp_path, Check(contacts=600, cpm=900, timeout_s=120))
+    # 10 contacts a second: a pace two loaded cores keep (the model assumes the workers
+    # keep the pace; an overloaded machine makes the run late, not the attempts wrong)
+    figures = run(redis_url, tmp_path, Check(contacts=400, cpm=600, kolkata_opens_s=14,
+                                             kathmandu_open_s=45, timeout_s=150))
     print(figures)
     assert figures["finish_error"] <= 0.10, figures
     assert figures["attempts_error"] <= 0.05, figures
