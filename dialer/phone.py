@@ -80,14 +80,15 @@ def normalize(
         _invalid(field, number, "is empty")
     if len(value) > MAX_NUMBER_CHARS:
         _invalid(field, number, f"is longer than {MAX_NUMBER_CHARS} characters")
-    if _has_control_chars(value):
-        _invalid(field, number, "contains control characters")
-    if value[:4].lower() == "sip:":
-        if allow_sip and _SIP_ID.match(value):
-            return value
-        reason = "is not a valid SIP id" if allow_sip else "is a SIP id; this field takes a number"
-        _invalid(field, number, reason)
-    if not _TYPED_NUMBER.match(value):
+    if not _TYPED_NUMBER.match(value):  # (a typed number has no control chars, no "sip:")
+        if _has_control_chars(value):
+            _invalid(field, number, "contains control characters")
+        if value[:4].lower() == "sip:":
+            if allow_sip and _SIP_ID.match(value):
+                return value
+            reason = ("is not a valid SIP id" if allow_sip
+                      else "is a SIP id; this field takes a number")
+            _invalid(field, number, reason)
         _invalid(field, number)
     e164 = _e164(value, region)
     if e164 is None:
