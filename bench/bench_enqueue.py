@@ -1,5 +1,7 @@
 """Enqueue rate: single calls (one message each) and the bulk path (pipelined).
 
+``bulk_validate_calls_per_s`` is the bulk path's validation alone (``validate_many``).
+
     .venv/bin/python -m bench.bench_enqueue [--bulk 100000] [--single 5000]
 """
 
@@ -30,6 +32,9 @@ def main() -> None:
         started = time.perf_counter()
         ids = bulk.enqueue_many(batch)
         bulk_s = time.perf_counter() - started
+        started = time.perf_counter()
+        bulk.validate_many(batch)  # the validation part alone (nothing written)
+        validate_s = time.perf_counter() - started
         assert len(ids) == args.bulk and r.zcard("dialer:due") == args.bulk
         mem_bulk = int(r.info("memory")["used_memory"])
         r.flushdb()
@@ -42,6 +47,7 @@ def main() -> None:
             "bulk_calls": args.bulk,
             "bulk_calls_per_s": args.bulk / bulk_s,
             "bulk_seconds": bulk_s,
+            "bulk_validate_calls_per_s": args.bulk / validate_s,
             "redis_bytes_per_queued_call": mem_bulk / args.bulk,
             "single_calls": args.single,
             "single_calls_per_s": args.single / single_s,

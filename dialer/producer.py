@@ -284,8 +284,8 @@ class Producer:
             self.publisher.publish([created.attempt_id])
         return created.call_id
 
-    def enqueue_many(self, requests: Sequence[CallRequest | dict[str, Any]]) -> list[str]:
-        """Validate every request first (all or nothing), then write them in one round trip.
+    def validate_many(self, requests: Sequence[CallRequest | dict[str, Any]]) -> list[NewCall]:
+        """Validate every request (what :meth:`enqueue_many` writes); nothing is written.
 
         Raises ``ValidationError`` naming the index of the first bad request.
         """
@@ -296,6 +296,14 @@ class Producer:
                 news.append(validate_like(parse_request(item), self.settings, templates))
             except ValidationError as exc:
                 raise ValidationError(f"request {i}: {exc}", field=exc.field) from None
+        return news
+
+    def enqueue_many(self, requests: Sequence[CallRequest | dict[str, Any]]) -> list[str]:
+        """Validate every request first (all or nothing), then write them in one round trip.
+
+        Raises ``ValidationError`` naming the index of the first bad request.
+        """
+        news = self.validate_many(requests)
         ids: list[str] = []
         for start in range(0, len(news), BULK_CHUNK):
             created = self.store.create_calls(news[start : start + BULK_CHUNK], delay_ms=0)
