@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,16 @@ def settings_for(redis_url: str, **kw: Any) -> Settings:
 
 def client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=True)
+
+
+def cpu_s(r: redis.Redis) -> float:
+    """CPU seconds used so far by this process and by the Redis server behind ``r``.
+
+    A rate per CPU second (work / the growth of this) hardly moves with the machine's
+    load, where a rate per wall-clock second does: the benchmarks report both.
+    """
+    info = r.info("cpu")
+    return time.process_time() + float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def machine() -> str:

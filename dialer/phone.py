@@ -4,18 +4,23 @@
 (``+919876543210``), Indian local forms (``09876543210``, ``9876543210``, STD landlines
 such as ``080 3075 2400``) and, when asked, ``sip:`` ids; anything else raises
 :class:`~dialer.errors.InvalidNumberError` naming the field and the value. Parsing and
-validation are done by the ``phonenumbers`` library, never by hand-written patterns.
+validation follow the ``phonenumbers`` library, never hand-written patterns: the usual
+shapes are answered by :mod:`dialer.phone_plan` (phonenumbers' metadata compiled; the same
+verdicts, held to them by tests/test_phone_corpus.py), anything else by phonenumbers
+itself, and verdicts are cached by the typed string (agents' numbers repeat).
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NoReturn
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 from phonenumbers import timezone as pn_timezone
 
+from dialer import phone_plan
 from dialer.errors import InvalidNumberError
 
 MAX_NUMBER_CHARS = 32
@@ -24,7 +29,9 @@ MAX_NUMBER_CHARS = 32
 _TYPED_NUMBER = re.compile(r"^\+?[0-9(][0-9 ()./-]*$")
 # A SIP id: "sip:" then a user[@host[:port]] made of URI-safe characters.
 _SIP_ID = re.compile(r"^(?i:sip):[A-Za-z0-9._~+!$&'*=-]+(@[A-Za-z0-9.-]+(:[0-9]{1,5})?)?$")
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")
 _UNKNOWN_ZONE = "Etc/Unknown"
+VERDICT_CACHE_SIZE = 16384  # typed numbers whose verdict is kept (agents, repeated contacts)
 
 
 def _invalid(field: str, value: object, reason: str = "is not a valid phone number") -> NoReturn:
@@ -33,7 +40,27 @@ def _invalid(field: str, value: object, reason: str = "is not a valid phone numb
 
 
 def _has_control_chars(value: str) -> bool:
-    return any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value)
+    return _CONTROL_CHARS.search(value) is not None
+
+
+def reference_e164(typed: str, region: str) -> str | None:
+    """phonenumbers' own verdict on a typed number: its E.164 form, or ``None``."""
+    try:
+        parsed = phonenumbers.parse(typed, region)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=VERDICT_CACHE_SIZE)
+def _e164(typed: str, region: str) -> str | None:
+    fast = phone_plan.e164(typed, region)
+    if fast is phone_plan.UNSURE:
+        return reference_e164(typed, region)
+    assert fast is None or isinstance(fast, str)
+    return fast
 
 
 def normalize(
@@ -53,22 +80,20 @@ def normalize(
         _invalid(field, number, "is empty")
     if len(value) > MAX_NUMBER_CHARS:
         _invalid(field, number, f"is longer than {MAX_NUMBER_CHARS} characters")
-    if _has_control_chars(value):
-        _invalid(field, number, "contains control characters")
-    if value[:4].lower() == "sip:":
-        if allow_sip and _SIP_ID.match(value):
-            return value
-        reason = "is not a valid SIP id" if allow_sip else "is a SIP id; this field takes a number"
-        _invalid(field, number, reason)
-    if not _TYPED_NUMBER.match(value):
+    if not _TYPED_NUMBER.match(value):  # (a typed number has no control chars, no "sip:")
+        if _has_control_chars(value):
+            _invalid(field, number, "contains control characters")
+        if value[:4].lower() == "sip:":
+            if allow_sip and _SIP_ID.match(value):
+                return value
+            reason = ("is not a valid SIP id" if allow_sip
+                      else "is a SIP id; this field takes a number")
+            _invalid(field, number, reason)
         _invalid(field, number)
-    try:
-        parsed = phonenumbers.parse(value, region)
-    except NumberParseException:
+    e164 = _e164(value, region)
+    if e164 is None:
         _invalid(field, number)
-    if not phonenumbers.is_valid_number(parsed):
-        _invalid(field, number)
-    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    return e164
 
 
 def to_exotel_local(e164: str) -> str:

@@ -22,10 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic import ValidationError as PydanticValidationError
 
 from dialer.caps import CapReachedError, ContactCaps, customer_number
-from dialer.errors import ValidationError
+from dialer.errors import InvalidNumberError, ValidationError
 from dialer.exotel.models import build_request
 from dialer.keys import Keys
 from dialer.models import ATTEMPT_ID_MAX_LEN, CUSTOM_FIELD_MAX_LEN, Mode
+from dialer.phone import normalize
 from dialer.settings import Settings
 from dialer.store import NewCall, Store
 
@@ -106,6 +107,8 @@ class CallRequest(BaseModel):
     @field_validator("params")
     @classmethod
     def _no_reserved(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not v:
+            return v
         if "CustomField" in v or "custom_field" in v:
             raise ValueError("pass CustomField as custom_field (not in params)")
         bad = sorted(RESERVED_PARAMS & set(v))
@@ -119,6 +122,8 @@ class CallRequest(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _small_metadata(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not v:
+            return v
         try:
             size = len(json.dumps(v, allow_nan=False))
         except (TypeError, ValueError) as exc:
@@ -185,6 +190,60 @@ def validate(req: CallRequest, settings: Settings) -> NewCall:
     )
 
 
+# The numbers of each mode: (CallRequest attribute, key in the wire request, the field
+# named in errors, whether a sip: id is allowed) — as the request models check them.
+_NUMBERS: dict[Mode, tuple[tuple[str, str, str, bool], ...]] = {
+    Mode.CONNECT: (("from_", "From", "From", False), ("to", "To", "To", False)),
+    Mode.FLOW: (("from_", "From", "From", False),),
+    Mode.V3: (("from_", "from_contact_uri", "from.contact_uri", True),
+              ("to", "to_contact_uri", "to.contact_uri", False)),
+}
+_SCALARS = (str, int, float, bool, type(None))
+MAX_TEMPLATES = 256
+
+
+def _template_key(req: CallRequest) -> tuple[Any, ...] | None:
+    """What :func:`validate` reads of ``req`` besides its numbers and the per-call values
+    it copies (metadata, custom_field, idempotency key, max_retries); ``None`` when a
+    parameter is not a plain scalar. (custom_field only ever adds a CustomField that fits,
+    and is dropped from the wire request.)"""
+    params = []
+    for key, value in req.params.items():
+        if not isinstance(value, _SCALARS):
+            return None
+        params.append((key, type(value), value))
+    return (req.account, req.mode, req.caller_id, req.app_id, tuple(params))
+
+
+def validate_like(req: CallRequest, settings: Settings,
+                  templates: dict[tuple[Any, ...], NewCall]) -> NewCall:
+    """:func:`validate`, faster for a batch: a request that differs from one validated
+    before only in its numbers and per-call values gets that one's result with its own
+    numbers, each normalised once as the request model would. Anything else (a new shape,
+    a missing or bad number) goes through :func:`validate`, so the result and every error
+    are the same. ``templates`` is the batch's memory of validated shapes."""
+    key = _template_key(req)
+    template = templates.get(key) if key is not None else None
+    numbers = _NUMBERS[req.mode]
+    if template is None or (req.mode is Mode.FLOW) == bool(req.to):
+        new = validate(req, settings)
+        if key is not None and len(templates) < MAX_TEMPLATES:
+            templates[key] = new
+        return new
+    request = dict(template.request)
+    try:
+        for attr, wire, field, allow_sip in numbers:
+            request[wire] = normalize(getattr(req, attr), field=field, allow_sip=allow_sip)
+    except InvalidNumberError:
+        return validate(req, settings)  # raises the request model's own error
+    return NewCall(
+        account=template.account, mode=template.mode, request=request,
+        metadata=req.metadata, custom_field=req.custom_field or "",
+        idem_key=req.idempotency_key or "",
+        policy={"max_retries": req.max_retries} if req.max_retries is not None else {},
+    )
+
+
 def parse_request(data: Any) -> CallRequest:
     """A :class:`CallRequest` from plain JSON data; ``ValidationError`` names the field."""
     if isinstance(data, CallRequest):
@@ -244,17 +303,26 @@ class Producer:
             self.publisher.publish([created.attempt_id])
         return created.call_id
 
+    def validate_many(self, requests: Sequence[CallRequest | dict[str, Any]]) -> list[NewCall]:
+        """Validate every request (what :meth:`enqueue_many` writes); nothing is written.
+
+        Raises ``ValidationError`` naming the index of the first bad request.
+        """
+        news: list[NewCall] = []
+        templates: dict[tuple[Any, ...], NewCall] = {}
+        for i, item in enumerate(requests):
+            try:
+                news.append(validate_like(parse_request(item), self.settings, templates))
+            except ValidationError as exc:
+                raise ValidationError(f"request {i}: {exc}", field=exc.field) from None
+        return news
+
     def enqueue_many(self, requests: Sequence[CallRequest | dict[str, Any]]) -> list[str]:
         """Validate every request first (all or nothing), then write them in one round trip.
 
         Raises ``ValidationError`` naming the index of the first bad request.
         """
-        news: list[NewCall] = []
-        for i, item in enumerate(requests):
-            try:
-                news.append(validate(parse_request(item), self.settings))
-            except ValidationError as exc:
-                raise ValidationError(f"request {i}: {exc}", field=exc.field) from None
+        news = self.validate_many(requests)
         self.check_caps(news)
         ids: list[str] = []
         for start in range(0, len(news), BULK_CHUNK):

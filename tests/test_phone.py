@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialer.errors import InvalidNumberError, ValidationError
-from dialer.phone import normalize, timezone_of, to_exotel_local
+from dialer.phone import normalize, reference_e164, timezone_of, to_exotel_local
 
 
 @pytest.mark.parametrize(
@@ -155,3 +155,35 @@ def test_every_indian_mobile_form_gives_the_same_e164(mobile: str) -> None:
     assert normalize("0" + mobile) == expected
     assert normalize(f"0{mobile[:5]} {mobile[5:]}") == expected
     assert to_exotel_local(expected) == "0" + mobile
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+9109876543210", "+919876543210"),  # national prefix after the country code
+        ("+91 (0) 98765 43210", "+919876543210"),
+        ("919876543210", "+919876543210"),  # 91 read as the country code
+        ("9123456789", "+919123456789"),  # a mobile that starts with 91 stays one
+        ("+390612345678", "+390612345678"),  # Italy keeps its leading zero
+        ("+44 7400 123456", "+447400123456"),
+        ("+7 701 123 4567", "+77011234567"),  # Kazakhstan shares +7 with Russia
+        ("+800 1234 5678", "+80012345678"),  # non-geographic (freephone)
+    ],
+)
+def test_fast_path_shapes_agree_with_phonenumbers(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+    assert reference_e164(raw.strip(), "IN") == expected
+
+
+@pytest.mark.parametrize("raw", ["0919876543210", "+999 123 4567", "+0919876543210"])
+def test_fast_path_refusals_agree_with_phonenumbers(raw: str) -> None:
+    with pytest.raises(InvalidNumberError, match="is not a valid phone number"):
+        normalize(raw)
+    assert reference_e164(raw, "IN") is None
+
+
+def test_a_cached_verdict_is_the_same_verdict() -> None:
+    assert normalize("098765 43210") == normalize("098765 43210") == "+919876543210"
+    for _ in range(2):
+        with pytest.raises(InvalidNumberError, match="'0987654321' is not a valid"):
+            normalize("0987654321", field="To")

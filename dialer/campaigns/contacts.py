@@ -60,23 +60,17 @@ def zone_of_number(e164: str) -> str | None:
     return _zone_of_prefix(e164[:-4]) if e164.startswith("+") and len(e164) > 8 else None
 
 
-def _first(values: dict[str, str], *names: str) -> str:
-    for n in names:
-        if values.get(n):
-            return values[n].strip()
-    return ""
-
-
 def check_row(line: int, values: dict[str, str], default_tz: str, zone_from_number: bool
               ) -> Contact | RowError:
     """A :class:`Contact`, or a :class:`RowError` saying what is wrong with the row."""
     raw = values.get("number", "")
+    text = "".join(values.values())
     try:
-        "".join(values.values()).encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError as exc:
         byte = ord(exc.object[exc.start]) - 0xDC00
         return RowError(line, f"not valid UTF-8 (byte 0x{byte:02x}); save the file as UTF-8")
-    if any("\x00" in k or "\x00" in v for k, v in values.items()):
+    if "\x00" in text or "\x00" in "".join(values):
         return RowError(line, "holds a NUL byte (refused, not stripped)", "")
     if "__extra__" in values:
         return RowError(line, values["__extra__"], raw.strip())
@@ -86,7 +80,7 @@ def check_row(line: int, values: dict[str, str], default_tz: str, zone_from_numb
         number = normalize(raw, field="number")
     except InvalidNumberError as exc:
         return RowError(line, str(exc), raw.strip()[:40])
-    tz = _first(values, "timezone", "tz", "time_zone")
+    tz = (values.get("timezone") or values.get("tz") or values.get("time_zone") or "").strip()
     if tz:
         try:
             zone(tz)
@@ -97,7 +91,7 @@ def check_row(line: int, values: dict[str, str], default_tz: str, zone_from_numb
     name = values.get("name", "").strip()
     if len(name) > NAME_MAX_LEN:
         return RowError(line, f"name is longer than {NAME_MAX_LEN} characters", number)
-    custom = _first(values, "custom_field", "customfield")
+    custom = (values.get("custom_field") or values.get("customfield") or "").strip()
     if len(custom) > CUSTOM_FIELD_MAX_LEN:
         return RowError(line, f"custom_field is longer than {CUSTOM_FIELD_MAX_LEN} characters",
                         number)

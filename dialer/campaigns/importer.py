@@ -132,7 +132,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
                 f"line {reader.line_num}: the CSV cannot be read ({exc}); nothing was "
                 "imported", field="file") from None
         line, last = last + 1, reader.line_num
-        if not any(v.strip() for v in row):
+        if not "".join(row).strip():  # a blank line, or only blank fields
             continue
         values = dict(zip(header, row, strict=False))
         if len(row) > len(header) and any(v.strip() for v in row[len(header):]):
