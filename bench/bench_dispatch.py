@@ -11,17 +11,20 @@ is counted from the first message taken to the last one done:
   POST to the simulator, record ``placed`` — until every attempt is placed;
 * no-ops: ``bench.noop`` — until the queue and the unacked set are empty.
 
-Redis's side of each: ``redis_commands_per_call`` / ``…_per_noop`` are every command
-Redis ran (``INFO commandstats``, Celery's and those inside scripts included) during the
-run, per message. ``dialer_round_trips_per_call`` and ``dialer_commands_per_call`` are
-the dialer's own part: ``place_attempt`` run in this process on 200 more calls, counting
-the requests its Redis connection sends (a pipeline or a script is one) and the commands
-Redis ran for them.
+The worker's CPU time per message (``/proc``, user + system) says the same as the
+rates without the machine's other load: ``cpu_calls_to_noop_ratio`` is a no-op's CPU
+time over a placed call's. ``redis_commands_per_call`` / ``…_per_noop`` are every
+command Redis ran (``INFO commandstats``, Celery's and those inside scripts included)
+during the run, per message. ``dialer_round_trips_per_call`` and
+``dialer_commands_per_call`` are the dialer's own part: ``place_attempt`` run in this
+process on 200 more calls, counting the requests its Redis connection sends (a pipeline
+or a script is one) and the commands Redis ran for them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import tempfile
 import time
@@ -58,6 +61,12 @@ def drain_rate(r: redis.Redis, total: int, done: Callable[[], bool], timeout_s: 
             return total / (time.perf_counter() - started)
         time.sleep(0.005)
     raise TimeoutError(f"{total} messages not done in {timeout_s}s")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def commands_run(r: redis.Redis) -> int:
@@ -105,7 +114,7 @@ def dialer_round_trips(url: str, sim_url: str, total: int) -> tuple[float, float
 
 
 def noop_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int
-              ) -> tuple[float, float]:
+              ) -> tuple[float, float, float]:
     r = client(url)
     r.flushdb()
     sender = broker_app(url)
@@ -114,14 +123,15 @@ def noop_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int
             sender.send_task(NOOP_TASK, queue=CALLS_QUEUE, producer=producer)
     r.config_resetstat()
     with Fleet(dialer_env(url, sim_url), tmp) as fleet:
-        fleet.worker("noop", concurrency=concurrency, queues=CALLS_QUEUE)
+        pid = fleet.worker("noop", concurrency=concurrency, queues=CALLS_QUEUE).proc.pid
+        cpu = cpu_s(pid)
         rate = drain_rate(r, total, lambda: r.llen(CALLS_QUEUE) == 0 and r.hlen("unacked") == 0,
                           300)
-        return rate, commands_run(r) / total
+        return rate, commands_run(r) / total, (cpu_s(pid) - cpu) / total
 
 
 def call_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int
-              ) -> tuple[float, float]:
+              ) -> tuple[float, float, float]:
     r = client(url)
     r.flushdb()
     env = dialer_env(url, sim_url, rate_limit_calls=UNLIMITED, poll_after_s=600)
@@ -132,13 +142,15 @@ def call_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int
     CeleryPublisher(broker_app(url)).publish(store.take_due(total))
     r.config_resetstat()
     with Fleet(env, tmp) as fleet:
-        fleet.worker("calls", concurrency=concurrency, queues=CALLS_QUEUE)
+        pid = fleet.worker("calls", concurrency=concurrency, queues=CALLS_QUEUE).proc.pid
+        cpu = cpu_s(pid)
         rate = drain_rate(r, total, lambda: r.zcard(store.keys.active) >= total, 300)
         commands = commands_run(r) / total
+        cpu = (cpu_s(pid) - cpu) / total
         counts = store.counts()
     if counts["unknown"] or counts["dialing"]:
         raise RuntimeError(f"not every call was placed: {counts}")
-    return rate, commands
+    return rate, commands, cpu
 
 
 def main() -> None:
@@ -151,10 +163,10 @@ def main() -> None:
     sim_config = SimConfig(time_scale=0.01, limit_calls=UNLIMITED)
     with private_redis() as url, Simulator(sim_config) as sim, \
             tempfile.TemporaryDirectory() as tmp:
-        noops, noop_commands = noop_rate(url, sim.url, Path(tmp), args.noops,
-                                         args.concurrency)
-        calls, call_commands = call_rate(url, sim.url, Path(tmp), args.calls,
-                                         args.concurrency)
+        noops, noop_commands, noop_cpu = noop_rate(url, sim.url, Path(tmp), args.noops,
+                                                   args.concurrency)
+        calls, call_commands, call_cpu = call_rate(url, sim.url, Path(tmp), args.calls,
+                                                   args.concurrency)
         trips, own_commands = dialer_round_trips(url, sim.url, 201)
     report("dispatch", {
         "pool": f"threads x{args.concurrency}, 1 worker",
@@ -163,6 +175,9 @@ def main() -> None:
         "noop_tasks": args.noops,
         "noop_tasks_per_s": noops,
         "calls_to_noop_ratio": calls / noops,
+        "worker_cpu_ms_per_call": call_cpu * 1000,
+        "worker_cpu_ms_per_noop": noop_cpu * 1000,
+        "cpu_calls_to_noop_ratio": noop_cpu / call_cpu if call_cpu else 0.0,
         "redis_commands_per_call": call_commands,
         "redis_commands_per_noop": noop_commands,
         "dialer_round_trips_per_call": trips,

@@ -27,6 +27,11 @@ def _dispatch(r: dict[str, Any]) -> list[Row]:
     rows = [(f"dispatch overhead ({r['pool']})",
              f"{_n(r['calls_per_s'])} calls/s vs {_n(r['noop_tasks_per_s'])} no-op tasks/s: "
              f"ratio **{r['calls_to_noop_ratio']:.2f}**")]
+    if "worker_cpu_ms_per_call" in r:
+        rows.append(("worker CPU per message (threads x8, 1 worker)",
+                     f"{r['worker_cpu_ms_per_call']:.1f} ms per placed call vs "
+                     f"{r['worker_cpu_ms_per_noop']:.1f} ms per no-op task: ratio "
+                     f"**{r['cpu_calls_to_noop_ratio']:.2f}**"))
     if "dialer_round_trips_per_call" in r:
         rows.append(("Redis per placed call",
                      f"**{r['dialer_round_trips_per_call']:.1f} round trips**, "
