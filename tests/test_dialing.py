@@ -131,6 +131,20 @@ def test_waiting_for_a_busy_agent(store: Store, clean_env: Any) -> None:
     assert state(store, second) == "pending" and len(client.sent) == 1
 
 
+def test_waiting_when_no_replica_acknowledged(store: Store, clean_env: Any) -> None:
+    # one replica wanted, none exists: the claim and mark are not replicated, no POST
+    client = FakeClient()
+    aid = new_call(store)
+    ctx = context(store, client,
+                  settings={"redis_wait_replicas": "1", "redis_wait_timeout_ms": 20})
+    assert place_attempt(ctx, aid) == "waiting:replication"
+    attempt = store.get_attempt(aid)
+    assert (attempt["state"], attempt["last_wait"]) == ("pending", "not replicated")
+    assert client.sent == []
+    # the agent was let go: another call of the same agent is placed
+    assert place_attempt(context(store, client), new_call(store)) == "placed"
+
+
 def test_waiting_when_redis_cannot_be_reached(store: Store, clean_env: Any) -> None:
     """Fail closed: the script before the POST (claim, agent, limiter slot) cannot run,
     so nothing is posted; the attempt is left to the sweeper."""
