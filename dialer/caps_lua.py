@@ -14,9 +14,9 @@ source's attempts; the hash expires 8 days after its last attempt.
 
 from __future__ import annotations
 
-_PRELUDE = """
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+from dialer.lua_prelude import CLOCK
+
+_PRELUDE = CLOCK + """
 local DAY = 86400000
 local off = tonumber(ARGV[1])
 local day = math.floor((now_ms + off) / DAY)
