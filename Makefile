@@ -32,10 +32,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check dialer workers exotel_sim tests bench chaos scripts
 	$(BIN)/mypy dialer workers exotel_sim
 
-# Two test processes (pytest-xdist), a file each at a time: most end-to-end tests wait on
-# simulated calls and rate-limit windows, so two run side by side on two cores.
+# Three test processes (pytest-xdist), a file each at a time: most end-to-end tests wait on
+# simulated calls and rate-limit windows, so three run side by side even on two cores.
 test: lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 
 demo: $(STAMP)
 	$(BIN)/dialer demo

@@ -31,12 +31,13 @@ from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
 from dialer.redis_conn import client_for
 from dialer.settings import settings_from_env
-from dialer.status import call_view
+from dialer.status import FINAL_CALL_STATES, CallState, call_view
 from dialer.store import Store
 from exotel_sim import SimConfig, Simulator
 from exotel_sim.inspect import max_in_window
 
-FINAL = {"completed", "busy", "no-answer", "failed", "rejected", "cancelled", "unknown"}
+# a call the demo stops waiting on: final, or unknown (reported, never redialled blindly)
+FINAL = {s.value for s in FINAL_CALL_STATES} | {CallState.UNKNOWN.value}
 LIMIT_CALLS, LIMIT_WINDOW_S = 12, 10.0  # a scaled-down Exotel limit, to show the waits
 
 

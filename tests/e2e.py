@@ -8,13 +8,14 @@ from typing import Any
 import redis
 import requests
 
+from dialer import status
 from dialer.keys import Keys
 from dialer.store import CALL_DEFAULTS, Store
 from exotel_sim import Simulator, inspect
 from tests.stack import API_TOKEN, Stack
 
-FINAL_CALL_STATES = {"completed", "busy", "no-answer", "failed", "rejected", "cancelled",
-                     "unknown"}
+# final, or unknown (never redialled blindly): what an end-to-end test waits for
+FINAL_CALL_STATES = {s.value for s in status.FINAL_CALL_STATES} | {status.CallState.UNKNOWN.value}
 
 
 def store_for(redis_url: str) -> Store:

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dialer.status import FINAL_CALL_STATES
 from exotel_sim import SimConfig, Simulator
 from tests.stack import API_TOKEN, wait_for
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 STACK_DEFAULTS = {"campaign_tick_s": 0.5, "pump_interval_s": 0.2, "max_retries": 0}
 PACKAGE = "dialer_api_client"
-FINAL = {"completed", "busy", "no-answer", "failed", "rejected", "cancelled", "absent"}
+FINAL = {s.value for s in FINAL_CALL_STATES}
 
 
 @pytest.fixture()
