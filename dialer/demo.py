@@ -31,13 +31,11 @@ from dialer.producer import Producer
 from dialer.publisher import CeleryPublisher, broker_app
 from dialer.redis_conn import client_for
 from dialer.settings import settings_from_env
-from dialer.status import FINAL_CALL_STATES, CallState, call_view
+from dialer.status import SETTLED_CALL_STATES, call_view
 from dialer.store import Store
 from exotel_sim import SimConfig, Simulator
 from exotel_sim.inspect import max_in_window
 
-# a call the demo stops waiting on: final, or unknown (reported, never redialled blindly)
-FINAL = {s.value for s in FINAL_CALL_STATES} | {CallState.UNKNOWN.value}
 LIMIT_CALLS, LIMIT_WINDOW_S = 12, 10.0  # a scaled-down Exotel limit, to show the waits
 
 
@@ -203,7 +201,8 @@ def run_demo(workdir: Path, console: Console, timeout_s: float = 150.0) -> dict[
             def poll() -> tuple[int, str]:
                 summ = summary(life, cid)
                 states = _single_states(store, single_ids)
-                done = int(summ["done"]) + sum(n for st, n in states.items() if st in FINAL)
+                done = int(summ["done"]) + sum(n for st, n in states.items()
+                                               if st in SETTLED_CALL_STATES)
                 waiting = store.r.zcard(store.keys.due)
                 return done, (f"campaign {summ['state']} {summ['by_status']} | single "
                               f"{dict(states)} | waiting: {waiting}")

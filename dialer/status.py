@@ -45,6 +45,8 @@ class CallState(StrEnum):
 FINAL_CALL_STATES = frozenset({CallState.COMPLETED, CallState.BUSY, CallState.NO_ANSWER,
                                CallState.FAILED, CallState.REJECTED, CallState.CANCELLED,
                                CallState.ABSENT, CallState.CAPPED})
+# nothing more happens to these on its own: final, or unknown (reported, never redialled)
+SETTLED_CALL_STATES = frozenset({*FINAL_CALL_STATES, CallState.UNKNOWN})
 
 
 class AttemptView(BaseModel):

@@ -15,7 +15,7 @@ from exotel_sim import Simulator, inspect
 from tests.stack import API_TOKEN, Stack
 
 # final, or unknown (never redialled blindly): what an end-to-end test waits for
-FINAL_CALL_STATES = {s.value for s in status.FINAL_CALL_STATES} | {status.CallState.UNKNOWN.value}
+FINAL_CALL_STATES = status.SETTLED_CALL_STATES
 
 
 def store_for(redis_url: str) -> Store:
