@@ -1,9 +1,9 @@
 """A worker outlives its broker: Redis restarts while a dial is in flight.
 
-Celery 5.7.0 died here ("Unrecoverable error: AttributeError: 'NoneType' object has no
-attribute 'hostname'", raised while it restored the unacknowledged message of the task
-still running), so the dialling stopped until someone restarted the worker. The project
-excludes that release; this test keeps any other release honest.
+Celery 5.7.0 alone dies here ("Unrecoverable error: AttributeError: 'NoneType' object has
+no attribute 'hostname'", raised while it restores the unacknowledged message of the task
+still running), so the dialling stopped until someone restarted the worker; the worker's
+consumer (workers/consumer.py) keeps it alive, and this test keeps any release honest.
 
 Real processes only: a private bundled redis-server (the test stops and restarts it), a
 real Celery worker and beat, the simulator over HTTP with a latency that holds the POST in flight.

@@ -86,7 +86,14 @@ def test_flower_tasks_page_names_calls_and_shows_outcomes(
                 and "final" in (t.get("result") or "")}
         return set(ids) <= done
 
-    wait_for(reconciled, 30, "Flower to list every call's final reconcile")
+    try:
+        wait_for(reconciled, 60, "Flower to list every call's final reconcile", interval_s=0.5)
+    except AssertionError:  # say what Flower and the store hold for the calls missing
+        for t in tasks(url):
+            print(t["name"], t["state"], t["kwargs"].get("attempt_id"), t.get("result"))
+        for cid in ids:
+            print(cid, store.r.hgetall(store.keys.call(cid)))
+        raise
     share, names = housekeeping_share(url)
     print(f"Flower rows: {dict(names)}; housekeeping share {share:.1%}")
     assert share < 0.05, names

@@ -123,12 +123,12 @@ def test_limit_holds_across_two_worker_processes(redis_url: str, stack_factory: 
     stack.start_worker("w2", concurrency=4)
     stack.start_beat()
     producer = producer_for(stack)
-    ids = producer.enqueue_many([{"from": agent(i), "to": customer(i)} for i in range(600)])
+    ids = producer.enqueue_many([{"from": agent(i), "to": customer(i)} for i in range(300)])
     store = Store(redis.Redis.from_url(redis_url, decode_responses=True), Keys())
-    wait_for(lambda: all_final(store, ids), 240, "600 calls final", interval_s=0.5)
+    wait_for(lambda: all_final(store, ids), 240, "300 calls final", interval_s=0.5)
     posts = call_posts(sim)
     accepted = [p["arrival_time"] for p in posts if p.get("status_code") == 200]
-    assert len(accepted) == 600
+    assert len(accepted) == 300
     # Exotel counts every Voice API request: POSTs and the polls' / look-ups' GETs
     counted = sim.counted_requests()
     assert [r for r in counted if r.get("status_code") == 429] == []
@@ -136,7 +136,7 @@ def test_limit_holds_across_two_worker_processes(redis_url: str, stack_factory: 
     assert max_in_window(times, 5.0) <= 50
     gets = [r for r in counted if r.get("method") == "GET"]
     assert gets, "no poll or look-up ran"
-    # and the limit is used: while the 600 calls were dialled, the windows were full of
+    # and the limit is used: while the 300 calls were dialled, the windows were full of
     # POSTs and polls (the one look for Duration / Price waits for a quiet window)
     start, end = min(accepted), max(accepted)
     during = [t for t in times if start <= t <= end]

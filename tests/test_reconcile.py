@@ -90,7 +90,7 @@ def test_lossy_duplicated_reordered_callbacks_end_at_the_truth(
     redis_url: str, sim: Simulator, tmp_path: Any
 ) -> None:
     sim.configure(callback_drop_ratio=0.3, callback_duplicate_ratio=0.1, callback_reorder=True)
-    store, ids = run(redis_url, sim, tmp_path, 500)
+    store, ids = run(redis_url, sim, tmp_path, 250)
     check_against_truth(sim, store, ids)
     assert sum(c["callbacks_dropped"] for c in sim.calls()) > 0
 

@@ -31,6 +31,7 @@ def create_app(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        worker_consumer="workers.consumer:Consumer",  # survives a broker drop (consumer.py)
         broker_transport_options={"visibility_timeout": settings.task_visibility_timeout_s,
                                   **broker_transport_options(settings)},  # sentinel://
         broker_use_ssl=broker_conf(settings).get("broker_use_ssl"),
