@@ -36,7 +36,7 @@ from dialer.store import Store
 from exotel_sim import SimConfig, Simulator
 from exotel_sim.inspect import max_in_window
 
-LIMIT_CALLS, LIMIT_WINDOW_S = 12, 10.0  # a scaled-down Exotel limit, to show the waits
+LIMIT_CALLS, LIMIT_WINDOW_S = 12, 5.0  # a scaled-down Exotel limit, to show the waits
 
 
 CAMPAIGN_KINDS = {"10": "answered", "91": "busy (not retried)",
@@ -185,7 +185,7 @@ def run_demo(workdir: Path, console: Console, timeout_s: float = 150.0) -> dict[
             cid = life.create({
                 "name": "demo reminders", "mode": "flow", "app_id": "12345",
                 "schedule": {"window_start": "00:00", "window_end": "24:00"},
-                "pacing": {"calls_per_minute": 50, "max_concurrent": 8},
+                "pacing": {"calls_per_minute": 100, "max_concurrent": 8},
                 "retry": {"max_retries": 2, "backoff_base_s": 1, "backoff_max_s": 2},
             })
             imported = life.import_contacts(cid, demo_contacts(), "csv")
