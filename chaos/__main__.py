@@ -18,7 +18,7 @@ from chaos.report import COLUMNS, write_docs
 from chaos.scenarios import SCENARIOS, run
 
 MUST_BE_ZERO = ("posted_twice", "lost", "over_limit", "retries_on_429", "unknown_created",
-                "agents_held")
+                "agents_held", "workers_died")
 
 
 def main() -> None:

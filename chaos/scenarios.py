@@ -157,6 +157,8 @@ def run(scenario: Scenario, calls: int, seed: int, settle_s: float) -> tuple[Fig
         w.sim.wait_idle(60)
         time.sleep(3.0)  # late callbacks and the polls they trigger
         figures = measure(store, w.sim, ids, LIMIT, WINDOW_S, MAX_RETRIES)
+        # a killed worker leaves w.workers before its kill: whoever is gone here died
+        figures.workers_died = sum(1 for c in w.workers if c.proc.poll() is not None)
         swept = swept_attempts(store)
         if any(swept.values()):
             note += "; swept: " + ", ".join(f"{n} {what}" for what, n in swept.items())

@@ -9,6 +9,8 @@
   should have found them; must be 0 (the rest are calls Exotel never created).
 * ``agents_held`` — agents still held at the end by an attempt that is final or whose
   call Exotel ended: must be 0 (an agent is freed as soon as its call is known ended).
+* ``workers_died`` — workers the scenario did not kill that stopped on their own (a
+  broker drop, a crash): must be 0.
 * ``over_limit`` — Voice API requests (POSTs and GETs: Exotel counts both) that were the
   (limit+1)-th or later in a window by arrival; must be 0.
 * ``retries_on_429`` — attempts after the first whose previous attempt did not end with
@@ -26,11 +28,14 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dialer.models import EXOTEL_TERMINAL_STATUSES, TERMINAL_ATTEMPT_STATES
+from dialer.status import FINAL_CALL_STATES, SETTLED_CALL_STATES
 from dialer.store import Store, make_attempt_id
 from exotel_sim import Simulator
 from exotel_sim.inspect import call_posts, counted_requests, max_in_window, windows_over
 
-FINAL = {"completed", "busy", "no-answer", "failed", "rejected", "cancelled"}
+# a final call state that is Exotel's own status of the last attempt (compared with the truth)
+AS_EXOTEL_SAYS = FINAL_CALL_STATES & EXOTEL_TERMINAL_STATUSES
 RETRYABLE_LEG1 = {"no-answer", "failed"}  # DIALER_RETRY_ON_BUSY is off
 
 
@@ -44,6 +49,7 @@ class Figures:
     unknown: int = 0
     unknown_created: int = 0
     agents_held: int = 0
+    workers_died: int = 0
     still_pending: int = 0
     over_limit: int = 0
     max_in_window: int = 0
@@ -74,7 +80,7 @@ def _visible(store: Store) -> set[str]:
 def final_or_unknown(store: Store, call_ids: list[str]) -> int:
     """How many of ``call_ids`` are final or unknown now."""
     return sum(1 for row in _call_rows(store, call_ids)
-               if row.get("state") in FINAL or row.get("state") == "unknown")
+               if row.get("state") in SETTLED_CALL_STATES)
 
 
 def _retry_figures(call_id: str, row: dict[str, str], truth: dict[str, dict[str, Any]],
@@ -88,9 +94,9 @@ def _retry_figures(call_id: str, row: dict[str, str], truth: dict[str, dict[str,
             unearned += 1
     last = truth.get(make_attempt_id(call_id, attempts))
     state = row.get("state", "")
-    missed = int(state in FINAL and last is not None and attempts <= max_retries
+    missed = int(state in FINAL_CALL_STATES and last is not None and attempts <= max_retries
                  and last.get("leg1_status") in RETRYABLE_LEG1)
-    mismatch = int(state in FINAL - {"rejected", "cancelled"} and last is not None
+    mismatch = int(state in AS_EXOTEL_SAYS and last is not None
                    and last.get("status") != state)
     return unearned, missed, mismatch
 
@@ -115,7 +121,7 @@ def measure(store: Store, sim: Simulator, call_ids: list[str], limit: int, windo
             fig.unknown += 1
             current = row.get("current_attempt") or make_attempt_id(cid, 1)
             fig.unknown_created += int(current in truth)
-        elif state not in FINAL:
+        elif state not in FINAL_CALL_STATES:
             current = row.get("current_attempt") or make_attempt_id(cid, 1)
             if current in visible:
                 fig.still_pending += 1
@@ -136,6 +142,6 @@ def _agents_held(store: Store, truth: dict[str, dict[str, Any]]) -> int:
     for key in store.r.scan_iter(f"{store.keys.prefix}:agent:*", count=1000):
         for aid in store.r.zrangebyscore(key, now, "+inf"):
             attempt = store.r.hgetall(store.keys.attempt(str(aid)))
-            ended = truth.get(str(aid), {}).get("status") in FINAL
-            held += int(attempt.get("state") in FINAL or ended)
+            ended = truth.get(str(aid), {}).get("status") in EXOTEL_TERMINAL_STATUSES
+            held += int(attempt.get("state") in TERMINAL_ATTEMPT_STATES or ended)
     return held
