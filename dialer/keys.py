@@ -35,6 +35,11 @@ class Keys:
         return f"{self.prefix}:agent:"
 
     @property
+    def agent_sweep_cursor(self) -> str:
+        """The SCAN cursor of the sweeper's walk over the agent holds (agent_holds.py)."""
+        return f"{self.prefix}:agent-sweep-cursor"
+
+    @property
     def ratelimit_prefix(self) -> str:
         return f"{self.prefix}:rl:"
 

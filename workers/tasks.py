@@ -14,6 +14,7 @@ from typing import Any
 from celery.signals import beat_init
 
 from dialer import publisher as names
+from dialer.agent_holds import AgentHolds
 from dialer.caps import CapReachedError
 from dialer.dialing import place_attempt
 from dialer.errors import DialerError
@@ -128,7 +129,10 @@ def pump_due() -> int:
 def sweep() -> dict[str, int]:
     ctx = context.get(app)
     s = ctx.settings
-    return ctx.store.sweep(int(s.dialing_timeout_s * 1000), int(s.pending_redeliver_s * 1000))
+    swept = ctx.store.sweep(int(s.dialing_timeout_s * 1000), int(s.pending_redeliver_s * 1000))
+    # holds whose release a failover lost: the agent would look busy the whole hold
+    swept["stale_agent_holds"] = AgentHolds(ctx.redis, ctx.store.keys).prune_some()
+    return swept
 
 
 @app.task(name=names.POLL_CALLS, send_events=False)
