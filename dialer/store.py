@@ -34,6 +34,7 @@ import redis
 from dialer import lua, lua_reconcile
 from dialer.errors import NotFoundError
 from dialer.keys import EVENTS_MAXLEN, Keys
+from dialer.lua_create import CREATE_CALLS, CREATE_CHUNK, ID_LEN
 from dialer.models import TERMINAL_ATTEMPT_STATES, AttemptState, CallUpdate
 from dialer.policy import Decision
 from dialer.store_worker import WorkerPath, call_id_of
@@ -54,8 +55,11 @@ UPDATE_FIELDS = (
 )
 
 
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def new_call_id() -> str:
-    return secrets.token_hex(12)
+    return secrets.token_hex(ID_LEN // 2)
 
 
 def make_attempt_id(call_id: str, n: int) -> str:
@@ -100,7 +104,7 @@ class Store(WorkerPath):
         self.r = client
         self.keys = keys or Keys()
         self._register_worker_scripts(client)
-        self._create = client.register_script(lua.CREATE_CALL)
+        self._create = client.register_script(CREATE_CALLS)
         self._take_due = client.register_script(lua.TAKE_DUE)
         self._apply = client.register_script(lua_reconcile.APPLY_UPDATE)
         self._decide = client.register_script(lua_reconcile.DECIDE)
@@ -113,42 +117,67 @@ class Store(WorkerPath):
 
     # --- creation ------------------------------------------------------------------
     def create_calls(self, calls: Sequence[NewCall], *, delay_ms: int = -1) -> list[Created]:
-        """Write calls and first attempts in one pipelined round trip.
+        """Write calls (lean, see above), one script per chunk of :data:`CREATE_CHUNK`.
 
         ``delay_ms`` ≥ 0 puts each first attempt in the due set (the pump sends it);
         -1 marks it sent: the caller publishes its message at once (if that message is
         lost, the sweeper sends it again after ``pending_redeliver_s``).
+
+        Each chunk is written whole or not at all, and sending it again writes nothing
+        twice (the call ids are chosen here, before it is sent): a client that retries
+        a command after a lost reply creates no call twice. When Redis fails, the error
+        is raised with a note saying how many calls are written for sure (the chunks
+        before the failing one); the rest are not, except that the failing chunk is
+        written whole if only its reply was lost — retrying with idempotency keys is
+        safe either way.
         """
-        k = self.keys
-        pipe = self.r.pipeline(transaction=False)
-        ids: list[tuple[str, str]] = []
-        for c in calls:
-            cid = new_call_id()
-            aid = make_attempt_id(cid, 1)
-            ids.append((cid, aid))
-            request = {name: value for name, value in c.request.items()
-                       if IMPLIED_PARAMS.get(name) != value}
-            self._create(
-                keys=[
-                    k.idem(c.account, c.idem_key) if c.idem_key else "",
-                    k.call(cid), k.due, k.calls_created, k.events, k.pending,
-                ],
-                args=[
-                    cid, aid, c.account, c.mode, json.dumps(request, separators=(",", ":")),
-                    json.dumps(c.metadata, separators=(",", ":")) if c.metadata else "",
-                    c.idem_key, json.dumps(c.policy) if c.policy else "", EVENTS_MAXLEN,
-                    c.campaign_id, delay_ms, c.custom_field,
-                ],
-                client=pipe,
-            )
-        results = pipe.execute()
         out: list[Created] = []
-        for (cid, aid), (got_id, created) in zip(ids, results, strict=True):
-            if int(created):
-                out.append(Created(cid, aid, True))
+        for start in range(0, len(calls), CREATE_CHUNK):
+            chunk = calls[start : start + CREATE_CHUNK]
+            try:
+                out.extend(self._create_chunk(chunk, delay_ms))
+            except redis.RedisError as exc:
+                if len(calls) > len(chunk):
+                    exc.add_note(
+                        f"calls 0..{start - 1} of {len(calls)} are written; calls "
+                        f"{start}..{start + len(chunk) - 1} are not, or all of them if "
+                        "only Redis's reply was lost; the rest are not")
+                raise
+        return out
+
+    def _create_chunk(self, calls: Sequence[NewCall], delay_ms: int) -> list[Created]:
+        k = self.keys
+        n = len(calls)
+        blob = secrets.token_hex(ID_LEN // 2 * n)  # n new call ids (new_call_id's)
+        ids = [blob[i : i + ID_LEN] for i in range(0, n * ID_LEN, ID_LEN)]
+        dumps = _compact_json
+        requests = []
+        for c in calls:
+            request = c.request
+            if request.get("CallType") == "trans":  # implied (IMPLIED_PARAMS): not stored
+                request = {n: v for n, v in request.items() if IMPLIED_PARAMS.get(n) != v}
+            requests.append(dumps(request))
+        args: list[Any] = [EVENTS_MAXLEN, delay_ms, k.call_prefix, k.idem_prefix, n, blob]
+        for values in (
+            [c.account for c in calls], [c.mode for c in calls], requests,
+            [dumps(c.metadata) if c.metadata else "" for c in calls],
+            [c.idem_key for c in calls],
+            [json.dumps(c.policy) if c.policy else "" for c in calls],
+            [c.campaign_id for c in calls], [c.custom_field for c in calls],
+        ):  # the columns of lua_create.COLUMNS
+            if values.count(values[0]) == n:
+                args += ("1", values[0])
             else:
-                current = self.r.hget(k.call(got_id), "current_attempt")
-                out.append(Created(got_id, str(current or make_attempt_id(got_id, 1)), False))
+                args.append("n")
+                args += values
+        verdicts = self._create(keys=[k.due, k.pending, k.calls_created, k.events], args=args)
+        out: list[Created] = []
+        for cid, verdict in zip(ids, verdicts, strict=True):
+            if not verdict:
+                out.append(Created(cid, f"{cid}-1", True))
+            else:
+                got_id, _, current = str(verdict).partition(" ")
+                out.append(Created(got_id, current or make_attempt_id(got_id, 1), False))
         return out
 
     def take_due(self, max_count: int) -> list[str]:
