@@ -29,8 +29,9 @@ COLUMNS = ("account", "mode", "request", "metadata", "idem_key", "policy", "camp
 # then a column per name of COLUMNS: '1' and the value every call has, or 'n' and the n
 # calls' values. Values: the request and metadata as JSON, metadata and policy '' = {},
 # '' = none for the others.
-# Returns one string per call: '' = created, else "<existing call id> <current attempt>"
-# (the attempt '' while the call is a lean waiting one).
+# Returns the calls not created, their idempotency key naming another call: for each, its
+# index (1 = the first) and "<existing call id> <its current attempt>" (the attempt ''
+# while the call is a lean waiting one).
 CREATE_CALLS = _PRELUDE + f"local ID_LEN, NCOLS = {ID_LEN}, {len(COLUMNS)}\n" + """
 for i, key in ipairs(KEYS) do
   local t = redis.call('TYPE', key)['ok']
@@ -61,10 +62,13 @@ local function val(c, j)
 end
 local function id(j) return string.sub(ids, (j - 1) * ID_LEN + 1, j * ID_LEN) end
 local out, todo, claimed = {}, {}, {}
+-- A chunk sent again (its reply was lost) was written whole: its calls without an
+-- idempotency key are written already when the first of them is, and the others' keys
+-- name their own ids.
+local resent = nil
 -- reads first: which calls to write
 for j = 1, n do
   local cid, idem = id(j), val(5, j)
-  local verdict = ''
   if idem ~= '' then
     local ikey = idem_prefix .. val(1, j) .. ':' .. idem
     local existing = claimed[ikey] or redis.call('GET', ikey)
@@ -73,12 +77,13 @@ for j = 1, n do
       todo[#todo + 1] = j
     elseif existing ~= cid then
       local current = redis.call('HGET', call_prefix .. existing, 'current_attempt')
-      verdict = existing .. ' ' .. (current or '')
-    end  -- its own id: written by an earlier run of this chunk
-  elseif redis.call('EXISTS', call_prefix .. cid) == 0 then
-    todo[#todo + 1] = j
+      out[#out + 1] = j
+      out[#out + 1] = existing .. ' ' .. (current or '')
+    end
+  else
+    if resent == nil then resent = redis.call('EXISTS', call_prefix .. cid) == 1 end
+    if not resent then todo[#todo + 1] = j end
   end
-  out[j] = verdict
 end
 if #todo == 0 then return out end
 -- then the writes

@@ -10,7 +10,8 @@ Every transition is one Lua script (:mod:`dialer.lua`) on Redis's clock and appe
 event to the stream. A redelivered message finds its attempt claimed and stops; a POST
 whose outcome is unknown leaves the attempt ``unknown`` — never redialled blindly. The
 worker's path (claim … outcome, and the two fused round trips of a placed call) is
-:mod:`dialer.store_worker`.
+:mod:`dialer.store_worker`; writing new calls (a chunk of calls per script) is
+:mod:`dialer.store_create`.
 
 A waiting call is written lean (a few hundred bytes of Redis each, for millions of them):
 the call hash holds what the request says — empty fields left out, its id is in its key —
@@ -24,19 +25,23 @@ cancel writes them. Until then the attempt reads as ``pending`` and the call as
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import redis
 
 from dialer import lua, lua_reconcile
 from dialer.errors import NotFoundError
 from dialer.keys import EVENTS_MAXLEN, Keys
-from dialer.lua_create import CREATE_CALLS, CREATE_CHUNK, ID_LEN
 from dialer.models import TERMINAL_ATTEMPT_STATES, AttemptState, CallUpdate
 from dialer.policy import Decision
+from dialer.store_create import (
+    Created,
+    CreatePath,
+    NewCall,
+    make_attempt_id,
+    new_call_id,
+)
 from dialer.store_worker import WorkerPath, call_id_of
 
 __all__ = ["CALL_DEFAULTS", "Applied", "Created", "NewCall", "Store", "call_id_of",
@@ -46,46 +51,10 @@ __all__ = ["CALL_DEFAULTS", "Applied", "Created", "NewCall", "Store", "call_id_o
 CALL_DEFAULTS = {"state": "queued", "attempts": "1", "metadata": "{}", "policy": "{}",
                  "idem_key": "", "campaign_id": "", "custom_field": ""}
 
-# Parameters a request model fills in by itself (a ``Literal`` with one value): not stored.
-IMPLIED_PARAMS = {"CallType": "trans"}
-
 UPDATE_FIELDS = (
     "call_sid", "status", "leg1_status", "leg2_status", "start_time", "end_time",
     "date_updated", "duration_s", "talk_time_s", "price", "recording_url", "digits",
 )
-
-
-_compact_json = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def new_call_id() -> str:
-    return secrets.token_hex(ID_LEN // 2)
-
-
-def make_attempt_id(call_id: str, n: int) -> str:
-    """Attempt ids are ``{call_id}-{n}``: short enough for CustomField and URLs."""
-    return f"{call_id}-{n}"
-
-
-@dataclass(frozen=True)
-class NewCall:
-    """A validated request ready to be written."""
-
-    account: str
-    mode: str
-    request: dict[str, Any]  # the Exotel parameters (wire names), validated
-    metadata: dict[str, Any]
-    idem_key: str = ""
-    policy: dict[str, Any] | None = None  # per-call overrides of the retry policy
-    campaign_id: str = ""
-    custom_field: str = ""  # the caller's CustomField value (after the attempt id)
-
-
-@dataclass(frozen=True)
-class Created:
-    call_id: str
-    attempt_id: str
-    created: bool  # False: the idempotency key named an existing call
 
 
 @dataclass(frozen=True)
@@ -97,14 +66,14 @@ class Applied:
     awaiting_evidence: bool = False  # ended; the retry decision waits for leg statuses
 
 
-class Store(WorkerPath):
+class Store(CreatePath, WorkerPath):
     """Typed access to the dialer's records. ``client`` must use ``decode_responses=True``."""
 
     def __init__(self, client: redis.Redis, keys: Keys | None = None) -> None:
         self.r = client
         self.keys = keys or Keys()
         self._register_worker_scripts(client)
-        self._create = client.register_script(CREATE_CALLS)
+        self._register_create_script(client)
         self._take_due = client.register_script(lua.TAKE_DUE)
         self._apply = client.register_script(lua_reconcile.APPLY_UPDATE)
         self._decide = client.register_script(lua_reconcile.DECIDE)
@@ -115,71 +84,7 @@ class Store(WorkerPath):
         self._mark_absent = client.register_script(lua.MARK_ABSENT)
         self._give_up = client.register_script(lua.GIVE_UP_UNKNOWN)
 
-    # --- creation ------------------------------------------------------------------
-    def create_calls(self, calls: Sequence[NewCall], *, delay_ms: int = -1) -> list[Created]:
-        """Write calls (lean, see above), one script per chunk of :data:`CREATE_CHUNK`.
-
-        ``delay_ms`` ≥ 0 puts each first attempt in the due set (the pump sends it);
-        -1 marks it sent: the caller publishes its message at once (if that message is
-        lost, the sweeper sends it again after ``pending_redeliver_s``).
-
-        Each chunk is written whole or not at all, and sending it again writes nothing
-        twice (the call ids are chosen here, before it is sent): a client that retries
-        a command after a lost reply creates no call twice. When Redis fails, the error
-        is raised with a note saying how many calls are written for sure (the chunks
-        before the failing one); the rest are not, except that the failing chunk is
-        written whole if only its reply was lost — retrying with idempotency keys is
-        safe either way.
-        """
-        out: list[Created] = []
-        for start in range(0, len(calls), CREATE_CHUNK):
-            chunk = calls[start : start + CREATE_CHUNK]
-            try:
-                out.extend(self._create_chunk(chunk, delay_ms))
-            except redis.RedisError as exc:
-                if len(calls) > len(chunk):
-                    exc.add_note(
-                        f"calls 0..{start - 1} of {len(calls)} are written; calls "
-                        f"{start}..{start + len(chunk) - 1} are not, or all of them if "
-                        "only Redis's reply was lost; the rest are not")
-                raise
-        return out
-
-    def _create_chunk(self, calls: Sequence[NewCall], delay_ms: int) -> list[Created]:
-        k = self.keys
-        n = len(calls)
-        blob = secrets.token_hex(ID_LEN // 2 * n)  # n new call ids (new_call_id's)
-        ids = [blob[i : i + ID_LEN] for i in range(0, n * ID_LEN, ID_LEN)]
-        dumps = _compact_json
-        requests = []
-        for c in calls:
-            request = c.request
-            if request.get("CallType") == "trans":  # implied (IMPLIED_PARAMS): not stored
-                request = {n: v for n, v in request.items() if IMPLIED_PARAMS.get(n) != v}
-            requests.append(dumps(request))
-        args: list[Any] = [EVENTS_MAXLEN, delay_ms, k.call_prefix, k.idem_prefix, n, blob]
-        for values in (
-            [c.account for c in calls], [c.mode for c in calls], requests,
-            [dumps(c.metadata) if c.metadata else "" for c in calls],
-            [c.idem_key for c in calls],
-            [json.dumps(c.policy) if c.policy else "" for c in calls],
-            [c.campaign_id for c in calls], [c.custom_field for c in calls],
-        ):  # the columns of lua_create.COLUMNS
-            if values.count(values[0]) == n:
-                args += ("1", values[0])
-            else:
-                args.append("n")
-                args += values
-        verdicts = self._create(keys=[k.due, k.pending, k.calls_created, k.events], args=args)
-        out: list[Created] = []
-        for cid, verdict in zip(ids, verdicts, strict=True):
-            if not verdict:
-                out.append(Created(cid, f"{cid}-1", True))
-            else:
-                got_id, _, current = str(verdict).partition(" ")
-                out.append(Created(got_id, current or make_attempt_id(got_id, 1), False))
-        return out
-
+    # --- the due set ------------------------------------------------------------------
     def take_due(self, max_count: int) -> list[str]:
         """Pop up to ``max_count`` attempts whose time has come (and mark them sent)."""
         return list(self._take_due(keys=[self.keys.due, self.keys.pending], args=[max_count]))
