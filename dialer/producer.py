@@ -7,8 +7,9 @@
 A request is validated completely (numbers, every Exotel parameter, the account) before
 anything is written. :meth:`Producer.enqueue` publishes one Celery message at once;
 :meth:`Producer.enqueue_many` writes them a script call per 1,000 (each chunk whole or not
-at all, see :meth:`dialer.store.Store.create_calls`) and leaves them in the due set, from which the beat-driven pump feeds the queue at the pace the
-workers can place them. An idempotency key seen before returns the first call's id.
+at all, see :meth:`dialer.store.Store.create_calls`) and leaves them in the due set, from
+which the beat-driven pump feeds the queue at the pace the workers can place them. An
+idempotency key seen before returns the first call's id.
 """
 
 from __future__ import annotations
