@@ -1,11 +1,13 @@
 """The Lua script that writes new calls: a chunk of calls in one script.
 
 :meth:`dialer.store.Store.create_calls` sends up to :data:`CREATE_CHUNK` calls per script
-call, each as :data:`CALL_ARGS` values of ARGV. A script runs whole or not at all (its
-reads come before its first write, and Redis lets a script that has written finish), so
-a chunk is never half-written; and a chunk sent again (a retry after a lost reply) writes
-nothing twice: a call whose id is already written, or whose idempotency key names its own
-id, is reported created as the first run did.
+call: their ids in one argument, then a column per field of :data:`COLUMNS` (one value
+when every call of the chunk has the same). A script runs whole or not at all: the types
+of the shared keys are checked and every read is done before its first write, and Redis
+lets a script that has written finish (no OOM refusal part way). A chunk sent again (a
+client's retry after a lost reply) writes nothing twice: its calls without an idempotency
+key are found written by the first one's id, and the others' keys name their own ids;
+each is reported created, as the first run did.
 """
 
 from __future__ import annotations
