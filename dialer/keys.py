@@ -3,8 +3,8 @@
 A few keys are built inside Lua, where the name depends on data the script reads (the
 agent and the rate-limit log of a call's account, the attempts and calls a sweep finds):
 the scripts get the prefixes below (:attr:`Keys.attempt_prefix`, :attr:`Keys.call_prefix`,
-:attr:`Keys.agent_prefix`, :attr:`Keys.ratelimit_prefix`, :data:`RATELIMIT_PARTS`) and
-append the id, exactly as the methods here do.
+:attr:`Keys.agent_prefix`, :attr:`Keys.idem_prefix`, :attr:`Keys.ratelimit_prefix`,
+:data:`RATELIMIT_PARTS`) and append the id, exactly as the methods here do.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ class Keys:
         return f"{self.prefix}:agent-sweep-cursor"
 
     @property
+    def idem_prefix(self) -> str:
+        return f"{self.prefix}:idem:"  # then "{account}:{key}"
+
+    @property
     def ratelimit_prefix(self) -> str:
         return f"{self.prefix}:rl:"
 
@@ -52,7 +56,7 @@ class Keys:
         return self.attempt_prefix + attempt_id
 
     def idem(self, account: str, key: str) -> str:
-        return f"{self.prefix}:idem:{account}:{key}"  # string: idempotency key → call id
+        return f"{self.idem_prefix}{account}:{key}"  # string: idempotency key → call id
 
     def call_sid(self, call_sid: str) -> str:
         return f"{self.prefix}:callsid:{call_sid}"  # string: Exotel CallSid → attempt id

@@ -118,46 +118,6 @@ end
 
 _WORKER = _PRELUDE + WORKER_FNS
 
-# Create a call, unless the idempotency key is already taken. The call is written lean:
-# only what the request says (empty fields left out); its first attempt has no hash and
-# the call no state until the first claim or cancel (see dialer.lua_prelude).
-# KEYS[1] idem key ('' = none), KEYS[2] call, KEYS[3] due, KEYS[4] calls counter,
-# KEYS[5] events, KEYS[6] pending
-# ARGV[1] call id, ARGV[2] attempt id, ARGV[3] account, ARGV[4] mode, ARGV[5] request JSON,
-# ARGV[6] metadata JSON ('' = {}), ARGV[7] idem key, ARGV[8] policy JSON ('' = {}),
-# ARGV[9] events maxlen, ARGV[10] campaign id, ARGV[11] delay before the first attempt
-# (ms; -1 = the caller publishes its message now: it is marked sent, so the sweeper
-# re-sends it if it is lost), ARGV[12] the caller's CustomField value
-# Returns {call id, created (1|0)}.
-CREATE_CALL = _PRELUDE + """
-if KEYS[1] ~= '' then
-  local existing = redis.call('GET', KEYS[1])
-  if existing then return {existing, 0} end
-  redis.call('SET', KEYS[1], ARGV[1])
-end
-local fields = {'HSET', KEYS[2], 'account', ARGV[3], 'mode', ARGV[4], 'request', ARGV[5],
-  'created_at', now_ms}
-local optional = {'metadata', ARGV[6], 'idem_key', ARGV[7], 'policy', ARGV[8],
-  'campaign_id', ARGV[10], 'custom_field', ARGV[12]}
-for i = 1, #optional, 2 do
-  if optional[i + 1] ~= '' then
-    fields[#fields + 1] = optional[i]
-    fields[#fields + 1] = optional[i + 1]
-  end
-end
-redis.call(unpack(fields))
-local delay = tonumber(ARGV[11])
-if delay >= 0 then
-  redis.call('ZADD', KEYS[3], now_ms + delay, ARGV[2])
-else
-  redis.call('ZADD', KEYS[6], now_ms, ARGV[2])
-end
-redis.call('INCR', KEYS[4])
-event(KEYS[5], ARGV[9], 'created', KEYS[2], ARGV[1], ARGV[2], 'queued', '', nil,
-  {ARGV[3], ARGV[10], ARGV[12], ARGV[7]})
-return {ARGV[1], 1}
-"""
-
 # Move due attempts (score <= now) out of the due set and mark them sent.
 # KEYS[1] due, KEYS[2] pending; ARGV[1] max count. Returns the attempt ids.
 TAKE_DUE = _PRELUDE + """

@@ -6,9 +6,10 @@
 
 A request is validated completely (numbers, every Exotel parameter, the account) before
 anything is written. :meth:`Producer.enqueue` publishes one Celery message at once;
-:meth:`Producer.enqueue_many` writes every call in one pipelined round trip and leaves
-them in the due set, from which the beat-driven pump feeds the queue at the pace the
-workers can place them. An idempotency key seen before returns the first call's id.
+:meth:`Producer.enqueue_many` writes them a script call per 1,000 (each chunk whole or not
+at all, see :meth:`dialer.store.Store.create_calls`) and leaves them in the due set, from
+which the beat-driven pump feeds the queue at the pace the workers can place them. An
+idempotency key seen before returns the first call's id.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from dialer.settings import Settings
 from dialer.store import NewCall, Store
 
 METADATA_MAX_BYTES = 4096
-BULK_CHUNK = 5000  # calls per pipelined round trip
 RESERVED_PARAMS = frozenset(
     {"StatusCallback", "status_callback", "StatusCallbackEvents", "status_callback_events",
      "StatusCallbackContentType", "status_callback_content_type", "MaxRetries", "max_retries",
@@ -318,14 +318,13 @@ class Producer:
         return news
 
     def enqueue_many(self, requests: Sequence[CallRequest | dict[str, Any]]) -> list[str]:
-        """Validate every request first (all or nothing), then write them in one round trip.
+        """Validate every request first (all or nothing), then write them, a script call
+        per 1,000 (:meth:`dialer.store.Store.create_calls`).
 
-        Raises ``ValidationError`` naming the index of the first bad request.
+        Raises ``ValidationError`` naming the index of the first bad request. When Redis
+        fails part way, its error says which requests were written; enqueueing the same
+        requests again with idempotency keys creates only the missing calls.
         """
         news = self.validate_many(requests)
         self.check_caps(news)
-        ids: list[str] = []
-        for start in range(0, len(news), BULK_CHUNK):
-            created = self.store.create_calls(news[start : start + BULK_CHUNK], delay_ms=0)
-            ids.extend(c.call_id for c in created)
-        return ids
+        return [c.call_id for c in self.store.create_calls(news, delay_ms=0)]

@@ -10,7 +10,8 @@ Every transition is one Lua script (:mod:`dialer.lua`) on Redis's clock and appe
 event to the stream. A redelivered message finds its attempt claimed and stops; a POST
 whose outcome is unknown leaves the attempt ``unknown`` — never redialled blindly. The
 worker's path (claim … outcome, and the two fused round trips of a placed call) is
-:mod:`dialer.store_worker`.
+:mod:`dialer.store_worker`; writing new calls (a chunk of calls per script) is
+:mod:`dialer.store_create`.
 
 A waiting call is written lean (a few hundred bytes of Redis each, for millions of them):
 the call hash holds what the request says — empty fields left out, its id is in its key —
@@ -24,10 +25,8 @@ cancel writes them. Until then the attempt reads as ``pending`` and the call as
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import redis
 
@@ -36,6 +35,13 @@ from dialer.errors import NotFoundError
 from dialer.keys import EVENTS_MAXLEN, Keys
 from dialer.models import TERMINAL_ATTEMPT_STATES, AttemptState, CallUpdate
 from dialer.policy import Decision
+from dialer.store_create import (
+    Created,
+    CreatePath,
+    NewCall,
+    make_attempt_id,
+    new_call_id,
+)
 from dialer.store_worker import WorkerPath, call_id_of
 
 __all__ = ["CALL_DEFAULTS", "Applied", "Created", "NewCall", "Store", "call_id_of",
@@ -45,43 +51,10 @@ __all__ = ["CALL_DEFAULTS", "Applied", "Created", "NewCall", "Store", "call_id_o
 CALL_DEFAULTS = {"state": "queued", "attempts": "1", "metadata": "{}", "policy": "{}",
                  "idem_key": "", "campaign_id": "", "custom_field": ""}
 
-# Parameters a request model fills in by itself (a ``Literal`` with one value): not stored.
-IMPLIED_PARAMS = {"CallType": "trans"}
-
 UPDATE_FIELDS = (
     "call_sid", "status", "leg1_status", "leg2_status", "start_time", "end_time",
     "date_updated", "duration_s", "talk_time_s", "price", "recording_url", "digits",
 )
-
-
-def new_call_id() -> str:
-    return secrets.token_hex(12)
-
-
-def make_attempt_id(call_id: str, n: int) -> str:
-    """Attempt ids are ``{call_id}-{n}``: short enough for CustomField and URLs."""
-    return f"{call_id}-{n}"
-
-
-@dataclass(frozen=True)
-class NewCall:
-    """A validated request ready to be written."""
-
-    account: str
-    mode: str
-    request: dict[str, Any]  # the Exotel parameters (wire names), validated
-    metadata: dict[str, Any]
-    idem_key: str = ""
-    policy: dict[str, Any] | None = None  # per-call overrides of the retry policy
-    campaign_id: str = ""
-    custom_field: str = ""  # the caller's CustomField value (after the attempt id)
-
-
-@dataclass(frozen=True)
-class Created:
-    call_id: str
-    attempt_id: str
-    created: bool  # False: the idempotency key named an existing call
 
 
 @dataclass(frozen=True)
@@ -93,14 +66,14 @@ class Applied:
     awaiting_evidence: bool = False  # ended; the retry decision waits for leg statuses
 
 
-class Store(WorkerPath):
+class Store(CreatePath, WorkerPath):
     """Typed access to the dialer's records. ``client`` must use ``decode_responses=True``."""
 
     def __init__(self, client: redis.Redis, keys: Keys | None = None) -> None:
         self.r = client
         self.keys = keys or Keys()
         self._register_worker_scripts(client)
-        self._create = client.register_script(lua.CREATE_CALL)
+        self._register_create_script(client)
         self._take_due = client.register_script(lua.TAKE_DUE)
         self._apply = client.register_script(lua_reconcile.APPLY_UPDATE)
         self._decide = client.register_script(lua_reconcile.DECIDE)
@@ -111,46 +84,7 @@ class Store(WorkerPath):
         self._mark_absent = client.register_script(lua.MARK_ABSENT)
         self._give_up = client.register_script(lua.GIVE_UP_UNKNOWN)
 
-    # --- creation ------------------------------------------------------------------
-    def create_calls(self, calls: Sequence[NewCall], *, delay_ms: int = -1) -> list[Created]:
-        """Write calls and first attempts in one pipelined round trip.
-
-        ``delay_ms`` ≥ 0 puts each first attempt in the due set (the pump sends it);
-        -1 marks it sent: the caller publishes its message at once (if that message is
-        lost, the sweeper sends it again after ``pending_redeliver_s``).
-        """
-        k = self.keys
-        pipe = self.r.pipeline(transaction=False)
-        ids: list[tuple[str, str]] = []
-        for c in calls:
-            cid = new_call_id()
-            aid = make_attempt_id(cid, 1)
-            ids.append((cid, aid))
-            request = {name: value for name, value in c.request.items()
-                       if IMPLIED_PARAMS.get(name) != value}
-            self._create(
-                keys=[
-                    k.idem(c.account, c.idem_key) if c.idem_key else "",
-                    k.call(cid), k.due, k.calls_created, k.events, k.pending,
-                ],
-                args=[
-                    cid, aid, c.account, c.mode, json.dumps(request, separators=(",", ":")),
-                    json.dumps(c.metadata, separators=(",", ":")) if c.metadata else "",
-                    c.idem_key, json.dumps(c.policy) if c.policy else "", EVENTS_MAXLEN,
-                    c.campaign_id, delay_ms, c.custom_field,
-                ],
-                client=pipe,
-            )
-        results = pipe.execute()
-        out: list[Created] = []
-        for (cid, aid), (got_id, created) in zip(ids, results, strict=True):
-            if int(created):
-                out.append(Created(cid, aid, True))
-            else:
-                current = self.r.hget(k.call(got_id), "current_attempt")
-                out.append(Created(got_id, str(current or make_attempt_id(got_id, 1)), False))
-        return out
-
+    # --- the due set ------------------------------------------------------------------
     def take_due(self, max_count: int) -> list[str]:
         """Pop up to ``max_count`` attempts whose time has come (and mark them sent)."""
         return list(self._take_due(keys=[self.keys.due, self.keys.pending], args=[max_count]))

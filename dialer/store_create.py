@@ -1,0 +1,132 @@
+"""Writing new calls: :meth:`CreatePath.create_calls`, a chunk of calls per script.
+
+A chunk (:data:`dialer.lua_create.CREATE_CHUNK` calls) is one script call
+(:data:`dialer.lua_create.CREATE_CALLS`): its call ids in one argument, then a column per
+field, a field every call of the chunk has the same value of sent once. It is written
+whole or not at all, and sent again it writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from dialer.keys import EVENTS_MAXLEN, Keys
+from dialer.lua_create import CREATE_CALLS, CREATE_CHUNK, ID_LEN
+
+# Parameters a request model fills in by itself (a ``Literal`` with one value): not stored.
+IMPLIED_PARAMS = {"CallType": "trans"}
+
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def new_call_id() -> str:
+    return secrets.token_hex(ID_LEN // 2)
+
+
+def make_attempt_id(call_id: str, n: int) -> str:
+    """Attempt ids are ``{call_id}-{n}``: short enough for CustomField and URLs."""
+    return f"{call_id}-{n}"
+
+
+@dataclass(frozen=True)
+class NewCall:
+    """A validated request ready to be written."""
+
+    account: str
+    mode: str
+    request: dict[str, Any]  # the Exotel parameters (wire names), validated
+    metadata: dict[str, Any]
+    idem_key: str = ""
+    policy: dict[str, Any] | None = None  # per-call overrides of the retry policy
+    campaign_id: str = ""
+    custom_field: str = ""  # the caller's CustomField value (after the attempt id)
+
+
+@dataclass(frozen=True)
+class Created:
+    call_id: str
+    attempt_id: str
+    created: bool  # False: the idempotency key named an existing call
+
+
+class CreatePath:
+    """The create path of :class:`dialer.store.Store`."""
+
+    r: redis.Redis
+    keys: Keys
+
+    def _register_create_script(self, client: redis.Redis) -> None:
+        self._create = client.register_script(CREATE_CALLS)
+
+    def create_calls(self, calls: Sequence[NewCall], *, delay_ms: int = -1) -> list[Created]:
+        """Write calls (lean: see :mod:`dialer.store`), a script per :data:`CREATE_CHUNK` calls.
+
+        ``delay_ms`` ≥ 0 puts each first attempt in the due set (the pump sends it);
+        -1 marks it sent: the caller publishes its message at once (if that message is
+        lost, the sweeper sends it again after ``pending_redeliver_s``).
+
+        Each chunk is written whole or not at all, and the same chunk sent again writes
+        nothing twice (its call ids are chosen here, before it is sent), so a client that
+        resends a command whose reply was lost creates no call twice. When Redis fails,
+        its error is raised with a note saying which calls are written: the chunks before
+        the failing one; the failing chunk not, or whole if only its reply was lost; none
+        after it. Calling again with the same idempotency keys is safe either way.
+        """
+        out: list[Created] = []
+        for start in range(0, len(calls), CREATE_CHUNK):
+            ids, args = self.chunk_args(calls[start : start + CREATE_CHUNK], delay_ms)
+            try:
+                out.extend(self.run_chunk(ids, args))
+            except redis.RedisError as exc:
+                end = min(len(calls), start + CREATE_CHUNK)
+                exc.add_note(
+                    f"create_calls: of {len(calls)} calls, {start} (calls 0..{start - 1}) "
+                    f"are written; calls {start}..{end - 1} are not, or all are if only "
+                    "Redis's reply was lost; the rest are not")
+                raise
+        return out
+
+    def chunk_args(self, calls: Sequence[NewCall], delay_ms: int) -> tuple[list[str], list[Any]]:
+        """New call ids for ``calls`` and the arguments of their script call
+        (:data:`dialer.lua_create.CREATE_CALLS`)."""
+        k = self.keys
+        n = len(calls)
+        blob = secrets.token_hex(ID_LEN // 2 * n)  # n new call ids (new_call_id's)
+        ids = [blob[i : i + ID_LEN] for i in range(0, n * ID_LEN, ID_LEN)]
+        dumps = _compact_json
+        requests = []
+        for c in calls:
+            request = c.request
+            if request.get("CallType") == "trans":  # implied (IMPLIED_PARAMS): not stored
+                request = {n: v for n, v in request.items() if IMPLIED_PARAMS.get(n) != v}
+            requests.append(dumps(request))
+        args: list[Any] = [EVENTS_MAXLEN, delay_ms, k.call_prefix, k.idem_prefix, n, blob]
+        for values in (
+            [c.account for c in calls], [c.mode for c in calls], requests,
+            [dumps(c.metadata) if c.metadata else "" for c in calls],
+            [c.idem_key for c in calls],
+            [json.dumps(c.policy) if c.policy else "" for c in calls],
+            [c.campaign_id for c in calls], [c.custom_field for c in calls],
+        ):  # the columns of lua_create.COLUMNS
+            if values.count(values[0]) == n:
+                args += ("1", values[0])
+            else:
+                args.append("n")
+                args += values
+        return ids, args
+
+    def run_chunk(self, ids: list[str], args: list[Any]) -> list[Created]:
+        """Send one chunk made by :meth:`chunk_args` (again, if its reply was lost)."""
+        k = self.keys
+        found = self._create(keys=[k.due, k.pending, k.calls_created, k.events], args=args)
+        out = [Created(cid, f"{cid}-1", True) for cid in ids]
+        for j, verdict in zip(found[::2], found[1::2], strict=True):
+            got_id, _, current = str(verdict).partition(" ")
+            out[int(j) - 1] = Created(got_id, current or make_attempt_id(got_id, 1), False)
+        return out
