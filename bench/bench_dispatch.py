@@ -17,8 +17,10 @@ time over a placed call's. ``redis_commands_per_call`` / ``…_per_noop`` are ev
 command Redis ran (``INFO commandstats``, Celery's and those inside scripts included)
 during the run, per message. ``dialer_round_trips_per_call`` and
 ``dialer_commands_per_call`` are the dialer's own part: ``place_attempt`` run in this
-process on 200 more calls, counting the requests its Redis connection sends (a pipeline
-or a script is one) and the commands Redis ran for them.
+process on 200 more calls with the worker's contact caps (default settings: every
+attempt counted per customer number), counting the requests its Redis connection sends
+(a pipeline or a script is one) and the commands Redis ran for them;
+``…_without_counting`` the same with ``DIALER_CONTACT_COUNTING`` off.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import redis
 
 from bench.common import client, private_redis, report
 from bench.harness import NOOP_TASK, Fleet, dialer_env
+from dialer.caps import ContactCaps
 from dialer.dialing import DialContext, place_attempt
 from dialer.exotel.client import ExotelClient
 from dialer.keys import Keys
@@ -86,11 +89,14 @@ class CountingConnection(redis.Connection):
         super().send_packed_command(command, check_health)
 
 
-def dialer_round_trips(url: str, sim_url: str, total: int) -> tuple[float, float]:
-    """``place_attempt`` in this process: (requests to Redis, commands run) per call."""
+def dialer_round_trips(url: str, sim_url: str, total: int, counting: bool = True
+                       ) -> tuple[float, float]:
+    """``place_attempt`` in this process, with the worker's contact caps: (requests to
+    Redis, commands run) per call."""
     r = client(url)
     r.flushdb()
-    env = dialer_env(url, sim_url, rate_limit_calls=UNLIMITED, poll_after_s=600)
+    env = dialer_env(url, sim_url, rate_limit_calls=UNLIMITED, poll_after_s=600,
+                     contact_counting=counting)
     settings = settings_from_env(env)
     Producer(r, settings).enqueue_many(
         [{"from": f"+91983{i:06d}0", "to": f"+91984{i:06d}0"} for i in range(total)])
@@ -102,7 +108,8 @@ def dialer_round_trips(url: str, sim_url: str, total: int) -> tuple[float, float
     limiter = SlidingWindowLimiter(counted, settings.rate_limit_admitted,
                                    settings.rate_limit_window_s)
     clients: dict[str, Any] = {a.name: ExotelClient(a) for a in settings.accounts}
-    ctx = DialContext(settings, store, limiter, clients, random.Random(1))
+    ctx = DialContext(settings, store, limiter, clients, random.Random(1),
+                      caps=ContactCaps(counted, store.keys, settings))
     place_attempt(ctx, ids[0])  # scripts loaded, connections made
     r.config_resetstat()
     CountingConnection.sent = 0
@@ -168,6 +175,7 @@ def main() -> None:
         calls, call_commands, call_cpu = call_rate(url, sim.url, Path(tmp), args.calls,
                                                    args.concurrency)
         trips, own_commands = dialer_round_trips(url, sim.url, 201)
+        trips_off, own_commands_off = dialer_round_trips(url, sim.url, 201, counting=False)
     report("dispatch", {
         "pool": f"threads x{args.concurrency}, 1 worker",
         "calls": args.calls,
@@ -182,6 +190,8 @@ def main() -> None:
         "redis_commands_per_noop": noop_commands,
         "dialer_round_trips_per_call": trips,
         "dialer_commands_per_call": own_commands,
+        "dialer_round_trips_per_call_without_counting": trips_off,
+        "dialer_commands_per_call_without_counting": own_commands_off,
     })
 
 
