@@ -27,10 +27,13 @@ from __future__ import annotations
 
 from dialer.caps_lua import TAKE
 from dialer.lua import WORKER_FNS
-from dialer.lua_prelude import PRELUDE
+from dialer.lua_prelude import CLOCK, PRELUDE
 from dialer.ratelimit import ACQUIRE_FN, CONFIRM_FN
 
 _FNS = PRELUDE + WORKER_FNS + ACQUIRE_FN + CONFIRM_FN
+if not TAKE.startswith(CLOCK):
+    raise AssertionError("dialer.caps_lua.TAKE no longer starts with the clock prelude")
+_TAKE_BODY = TAKE[len(CLOCK):]  # ARM's own clock serves it: one TIME per script
 
 # KEYS[1] attempt, KEYS[2] pending, KEYS[3] dialing, KEYS[4] due, KEYS[5] call,
 # KEYS[6] events
@@ -120,7 +123,7 @@ return answer('go', 'marked', agent)
 # Returns {'lost-claim', state} | {'capped', TAKE's answer…} | {'go', TAKE's answer…}
 ARM = PRELUDE + WORKER_FNS + """
 local function take_cap(KEYS, ARGV)
-""" + TAKE + """
+""" + _TAKE_BODY + """
 end
 local st, held = holds_claim(KEYS[1], ARGV[1])
 if not held then return {'lost-claim', st or 'missing'} end
