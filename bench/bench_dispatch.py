@@ -17,9 +17,11 @@ time over a placed call's. ``redis_commands_per_call`` / ``…_per_noop`` are ev
 command Redis ran (``INFO commandstats``, Celery's and those inside scripts included)
 during the run, per message. ``dialer_round_trips_per_call`` and
 ``dialer_commands_per_call`` are the dialer's own part: ``place_attempt`` run in this
-process on 200 more calls with the worker's contact caps (default settings: every
+process on 500 more calls with the worker's contact caps (default settings: every
 attempt counted per customer number), counting the requests its Redis connection sends
-(a pipeline or a script is one) and the commands Redis ran for them;
+(a pipeline or a script is one) and the commands Redis ran for them, and
+``dialer_cpu_ms_per_call``: the CPU time of the thread that runs them (the simulator's
+threads not counted; one thread, so the figure moves least with the machine's load);
 ``…_without_counting`` the same with ``DIALER_CONTACT_COUNTING`` off.
 """
 
@@ -90,9 +92,10 @@ class CountingConnection(redis.Connection):
 
 
 def dialer_round_trips(url: str, sim_url: str, total: int, counting: bool = True
-                       ) -> tuple[float, float]:
+                       ) -> tuple[float, float, float]:
     """``place_attempt`` in this process, with the worker's contact caps: (requests to
-    Redis, commands run) per call."""
+    Redis, commands run, CPU ms of the calling thread) per call — the simulator's
+    threads are not counted."""
     r = client(url)
     r.flushdb()
     env = dialer_env(url, sim_url, rate_limit_calls=UNLIMITED, poll_after_s=600,
@@ -113,11 +116,13 @@ def dialer_round_trips(url: str, sim_url: str, total: int, counting: bool = True
     place_attempt(ctx, ids[0])  # scripts loaded, connections made
     r.config_resetstat()
     CountingConnection.sent = 0
+    cpu = time.thread_time()
     for aid in ids[1:]:
         if place_attempt(ctx, aid) != "placed":
             raise RuntimeError(f"{aid} was not placed")
+    cpu = time.thread_time() - cpu
     n = len(ids) - 1
-    return CountingConnection.sent / n, commands_run(r) / n
+    return CountingConnection.sent / n, commands_run(r) / n, cpu / n * 1000
 
 
 def noop_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int
@@ -174,8 +179,9 @@ def main() -> None:
                                                    args.concurrency)
         calls, call_commands, call_cpu = call_rate(url, sim.url, Path(tmp), args.calls,
                                                    args.concurrency)
-        trips, own_commands = dialer_round_trips(url, sim.url, 201)
-        trips_off, own_commands_off = dialer_round_trips(url, sim.url, 201, counting=False)
+        trips, own_commands, own_cpu = dialer_round_trips(url, sim.url, 501)
+        trips_off, own_commands_off, own_cpu_off = dialer_round_trips(url, sim.url, 501,
+                                                                      counting=False)
     report("dispatch", {
         "pool": f"threads x{args.concurrency}, 1 worker",
         "calls": args.calls,
@@ -192,6 +198,8 @@ def main() -> None:
         "dialer_commands_per_call": own_commands,
         "dialer_round_trips_per_call_without_counting": trips_off,
         "dialer_commands_per_call_without_counting": own_commands_off,
+        "dialer_cpu_ms_per_call": own_cpu,
+        "dialer_cpu_ms_per_call_without_counting": own_cpu_off,
     })
 
 
