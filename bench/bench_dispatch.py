@@ -23,6 +23,9 @@ attempt counted per customer number), counting the requests its Redis connection
 ``dialer_cpu_ms_per_call``: the CPU time of the thread that runs them (the simulator's
 threads not counted; one thread, so the figure moves least with the machine's load);
 ``…_without_counting`` the same with ``DIALER_CONTACT_COUNTING`` off.
+``posting_mark_to_post_ms_p50`` / ``_p90``: in that run, from each attempt's posting mark
+(Redis's clock) to its POST's arrival at the simulator (the same host's clock) — the
+window in which a worker killed leaves an attempt ``unknown`` that Exotel never saw.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,6 +44,7 @@ import redis
 
 from bench.common import client, private_redis, report
 from bench.harness import NOOP_TASK, Fleet, dialer_env
+from bench.measure import attempt_of, call_posts
 from dialer.caps import ContactCaps
 from dialer.dialing import DialContext, place_attempt
 from dialer.exotel.client import ExotelClient
@@ -91,8 +96,18 @@ class CountingConnection(redis.Connection):
         super().send_packed_command(command, check_health)
 
 
-def dialer_round_trips(url: str, sim_url: str, total: int, counting: bool = True
-                       ) -> tuple[float, float, float]:
+def posting_window_ms(r: redis.Redis, store: Store, sim: Simulator, ids: list[str]
+                      ) -> tuple[float, float]:
+    """From each attempt's posting mark (Redis's clock) to its POST's arrival at the
+    simulator (this host's clock): (median, p90) in ms."""
+    arrival = {attempt_of(p): float(p["arrival_time"]) for p in call_posts(sim)}
+    gaps = sorted(arrival[a] * 1000 - int(store.get_attempt(a)["posting_at"])
+                  for a in ids if a in arrival)
+    return statistics.median(gaps), gaps[int(len(gaps) * 0.9)]
+
+
+def dialer_round_trips(url: str, sim_url: str, total: int, counting: bool = True,
+                       sim: Simulator | None = None) -> tuple[float, float, float]:
     """``place_attempt`` in this process, with the worker's contact caps: (requests to
     Redis, commands run, CPU ms of the calling thread) per call — the simulator's
     threads are not counted."""
@@ -122,7 +137,12 @@ def dialer_round_trips(url: str, sim_url: str, total: int, counting: bool = True
             raise RuntimeError(f"{aid} was not placed")
     cpu = time.thread_time() - cpu
     n = len(ids) - 1
+    if sim is not None:
+        WINDOWS.append(posting_window_ms(r, store, sim, ids[1:]))
     return CountingConnection.sent / n, commands_run(r) / n, cpu / n * 1000
+
+
+WINDOWS: list[tuple[float, float]] = []  # posting_window_ms of each dialer_round_trips
 
 
 def noop_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int
@@ -179,7 +199,7 @@ def main() -> None:
                                                    args.concurrency)
         calls, call_commands, call_cpu = call_rate(url, sim.url, Path(tmp), args.calls,
                                                    args.concurrency)
-        trips, own_commands, own_cpu = dialer_round_trips(url, sim.url, 501)
+        trips, own_commands, own_cpu = dialer_round_trips(url, sim.url, 501, sim=sim)
         trips_off, own_commands_off, own_cpu_off = dialer_round_trips(url, sim.url, 501,
                                                                       counting=False)
     report("dispatch", {
@@ -200,6 +220,8 @@ def main() -> None:
         "dialer_commands_per_call_without_counting": own_commands_off,
         "dialer_cpu_ms_per_call": own_cpu,
         "dialer_cpu_ms_per_call_without_counting": own_cpu_off,
+        "posting_mark_to_post_ms_p50": WINDOWS[-1][0],
+        "posting_mark_to_post_ms_p90": WINDOWS[-1][1],
     })
 
 
