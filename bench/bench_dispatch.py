@@ -17,8 +17,15 @@ time over a placed call's. ``redis_commands_per_call`` / ``…_per_noop`` are ev
 command Redis ran (``INFO commandstats``, Celery's and those inside scripts included)
 during the run, per message. ``dialer_round_trips_per_call`` and
 ``dialer_commands_per_call`` are the dialer's own part: ``place_attempt`` run in this
-process on 200 more calls, counting the requests its Redis connection sends (a pipeline
-or a script is one) and the commands Redis ran for them.
+process on 500 more calls with the worker's contact caps (default settings: every
+attempt counted per customer number), counting the requests its Redis connection sends
+(a pipeline or a script is one) and the commands Redis ran for them, and
+``dialer_cpu_ms_per_call``: the CPU time of the thread that runs them (the simulator's
+threads not counted; one thread, so the figure moves least with the machine's load);
+``…_without_counting`` the same with ``DIALER_CONTACT_COUNTING`` off.
+``posting_mark_to_post_ms_p50`` / ``_p90``: in that run, from each attempt's posting mark
+(Redis's clock) to its POST's arrival at the simulator (the same host's clock) — the
+window in which a worker killed leaves an attempt ``unknown`` that Exotel never saw.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,6 +44,8 @@ import redis
 
 from bench.common import client, private_redis, report
 from bench.harness import NOOP_TASK, Fleet, dialer_env
+from bench.measure import attempt_of, call_posts
+from dialer.caps import ContactCaps
 from dialer.dialing import DialContext, place_attempt
 from dialer.exotel.client import ExotelClient
 from dialer.keys import Keys
@@ -86,11 +96,24 @@ class CountingConnection(redis.Connection):
         super().send_packed_command(command, check_health)
 
 
-def dialer_round_trips(url: str, sim_url: str, total: int) -> tuple[float, float]:
-    """``place_attempt`` in this process: (requests to Redis, commands run) per call."""
+def posting_window_ms(store: Store, sim: Simulator, ids: list[str]) -> tuple[float, float]:
+    """From each attempt's posting mark (Redis's clock) to its POST's arrival at the
+    simulator (this host's clock): (median, p90) in ms."""
+    arrival = {attempt_of(p): float(p["arrival_time"]) for p in call_posts(sim)}
+    gaps = sorted(arrival[a] * 1000 - int(store.get_attempt(a)["posting_at"])
+                  for a in ids if a in arrival)
+    return statistics.median(gaps), gaps[int(len(gaps) * 0.9)]
+
+
+def dialer_round_trips(url: str, sim_url: str, total: int, counting: bool = True,
+                       sim: Simulator | None = None) -> tuple[float, float, float]:
+    """``place_attempt`` in this process, with the worker's contact caps: (requests to
+    Redis, commands run, CPU ms of the calling thread) per call — the simulator's
+    threads are not counted."""
     r = client(url)
     r.flushdb()
-    env = dialer_env(url, sim_url, rate_limit_calls=UNLIMITED, poll_after_s=600)
+    env = dialer_env(url, sim_url, rate_limit_calls=UNLIMITED, poll_after_s=600,
+                     contact_counting=counting)
     settings = settings_from_env(env)
     Producer(r, settings).enqueue_many(
         [{"from": f"+91983{i:06d}0", "to": f"+91984{i:06d}0"} for i in range(total)])
@@ -102,15 +125,24 @@ def dialer_round_trips(url: str, sim_url: str, total: int) -> tuple[float, float
     limiter = SlidingWindowLimiter(counted, settings.rate_limit_admitted,
                                    settings.rate_limit_window_s)
     clients: dict[str, Any] = {a.name: ExotelClient(a) for a in settings.accounts}
-    ctx = DialContext(settings, store, limiter, clients, random.Random(1))
+    ctx = DialContext(settings, store, limiter, clients, random.Random(1),
+                      caps=ContactCaps(counted, store.keys, settings))
     place_attempt(ctx, ids[0])  # scripts loaded, connections made
     r.config_resetstat()
     CountingConnection.sent = 0
+    cpu = time.thread_time()
     for aid in ids[1:]:
         if place_attempt(ctx, aid) != "placed":
             raise RuntimeError(f"{aid} was not placed")
+    cpu = time.thread_time() - cpu
     n = len(ids) - 1
-    return CountingConnection.sent / n, commands_run(r) / n
+    figures = CountingConnection.sent / n, commands_run(r) / n, cpu / n * 1000
+    if sim is not None:  # read on the uncounted connection, after the counts
+        WINDOWS.append(posting_window_ms(Store(r, Keys(settings.key_prefix)), sim, ids[1:]))
+    return figures
+
+
+WINDOWS: list[tuple[float, float]] = []  # posting_window_ms of each dialer_round_trips
 
 
 def noop_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int
@@ -167,7 +199,9 @@ def main() -> None:
                                                    args.concurrency)
         calls, call_commands, call_cpu = call_rate(url, sim.url, Path(tmp), args.calls,
                                                    args.concurrency)
-        trips, own_commands = dialer_round_trips(url, sim.url, 201)
+        trips, own_commands, own_cpu = dialer_round_trips(url, sim.url, 501, sim=sim)
+        trips_off, own_commands_off, own_cpu_off = dialer_round_trips(url, sim.url, 501,
+                                                                      counting=False)
     report("dispatch", {
         "pool": f"threads x{args.concurrency}, 1 worker",
         "calls": args.calls,
@@ -182,6 +216,12 @@ def main() -> None:
         "redis_commands_per_noop": noop_commands,
         "dialer_round_trips_per_call": trips,
         "dialer_commands_per_call": own_commands,
+        "dialer_round_trips_per_call_without_counting": trips_off,
+        "dialer_commands_per_call_without_counting": own_commands_off,
+        "dialer_cpu_ms_per_call": own_cpu,
+        "dialer_cpu_ms_per_call_without_counting": own_cpu_off,
+        "posting_mark_to_post_ms_p50": WINDOWS[-1][0],
+        "posting_mark_to_post_ms_p90": WINDOWS[-1][1],
     })
 
 

@@ -38,6 +38,11 @@ def _dispatch(r: dict[str, Any]) -> list[Row]:
                      f"{_n(r['dialer_commands_per_call'])} commands (the dialer's); "
                      f"{_n(r['redis_commands_per_call'])} commands with Celery's vs "
                      f"{_n(r['redis_commands_per_noop'])} per no-op task"))
+    if "dialer_round_trips_per_call_without_counting" in r:
+        rows.append(("Redis per placed call, contact counting off",
+                     f"**{r['dialer_round_trips_per_call_without_counting']:.1f} round "
+                     f"trips**, {_n(r['dialer_commands_per_call_without_counting'])} "
+                     "commands (the dialer's)"))
     return rows
 
 

@@ -69,6 +69,16 @@ class Slot:
 
 
 @dataclass(frozen=True)
+class TakeTerms:
+    """The arguments of one take (:meth:`ContactCaps.take_terms`)."""
+
+    key: str
+    number: str
+    zone: str
+    args: list[int]
+
+
+@dataclass(frozen=True)
 class Capped:
     """The cap a number reached: which one, how many attempts it counted, when it resets."""
 
@@ -205,12 +215,33 @@ class ContactCaps:
     def take(self, call: dict[str, str]) -> Slot | Capped | None:
         """Take a slot for one attempt of ``call`` under every cap that applies, or say
         which cap it reached. ``None``: nothing counted (no customer number, or counting
-        off and no cap). One script: the lead may fuse it into the pre-POST script."""
+        off and no cap). One script (:mod:`dialer.lua_dispatch` runs the same one inside
+        the script that marks an attempt posting: :meth:`take_terms`, :meth:`verdict`)."""
+        terms = self.take_terms(call)
+        if terms is None:
+            return None
+        return self.verdict(terms, self._take(keys=[terms.key], args=terms.args))
+
+    def take_terms(self, call: dict[str, str]) -> TakeTerms | None:
+        """What :data:`dialer.caps_lua.TAKE` is run with to take a slot for one attempt of
+        ``call``; ``None`` when nothing is counted."""
         number = customer_of(call)
         rules = self.rules_of(call)
         if number is None or (not rules and not self.settings.contact_counting):
             return None
-        return self._run(number, rules, take=True)
+        zone, args = self._args(number, rules, take=True)
+        return TakeTerms(self.key(number), number, zone, args)
+
+    def verdict(self, terms: TakeTerms, out: list[Any]) -> Slot | Capped:
+        """What :data:`dialer.caps_lua.TAKE`'s answer ``out`` to ``terms`` says."""
+        return self._result(terms.number, terms.zone, out)
+
+    def counted(self) -> str:
+        """Which calls :meth:`take_terms` may count an attempt of: ``every`` call, or a
+        ``campaign`` call only (its spec's cap; counting off and no account cap)."""
+        if self.settings.contact_counting or self.account_rule() is not None:
+            return "every"
+        return "campaign"
 
     def check(self, number: str, rules: list[Rule] | None = None) -> Capped | None:
         """Whether ``number`` reached a cap now (nothing is taken)."""

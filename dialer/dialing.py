@@ -13,7 +13,21 @@ When Redis fails before the POST nothing is posted (fail closed): a claimed atte
 
 A placed call takes two round trips to Redis (:mod:`dialer.lua_dispatch`): one script
 before the POST, one after; a campaign call's gate (``DialContext.gate``) runs between
-its claim and the rest of the first.
+its claim and the rest of the first. When the customer's caps count the attempt (the
+default: ``DIALER_CONTACT_COUNTING``), a third script takes the cap slot and marks the
+attempt posting once its request is built: the posting mark is the last write before
+the POST.
+
+The posting mark is the point of no return: a worker lost after it leaves an attempt
+the sweeper calls ``unknown`` (looked up, never redialled blindly), so it is set as late
+as possible. Everything that can be built is built before it: the callback URL before
+the claim, the Exotel request and its HTTP form (URL, headers, body) between the claim
+and the mark. What is left after the mark is reading its reply, the replicas'
+acknowledgement when replicas are waited for (``WAIT``: it must follow the mark), taking
+a pooled connection and sending the bytes — a worker killed there is the only attempt
+called ``unknown`` although Exotel never saw it. Without caps counting (and for a
+single call when only campaigns have caps), the mark is set by the first script, and
+the request is built after it (no extra round trip).
 """
 
 from __future__ import annotations
@@ -88,18 +102,29 @@ class DialContext:
     caps: ContactCaps | None = None  # per-number attempt caps and quiet hours
 
 
+def attempt_callback_url(ctx: DialContext, attempt_id: str) -> str | None:
+    """The signed StatusCallback URL of an attempt (None without a public base URL)."""
+    s = ctx.settings
+    if s.public_base_url is None:
+        return None
+    return callback_url(str(s.public_base_url), s.callback_secret.get_secret_value(),
+                        attempt_id)
+
+
+_UNSET: Any = object()
+
+
 def build_attempt_request(
-    ctx: DialContext, call: dict[str, str], attempt_id: str
+    ctx: DialContext, call: dict[str, str], attempt_id: str, url: str | None = _UNSET,
 ) -> Request:
-    """The Exotel request of an attempt: the stored parameters plus callback and CustomField."""
+    """The Exotel request of an attempt: the stored parameters plus callback and
+    CustomField (``url``: the callback URL, when built already)."""
     mode = call["mode"]
     params: dict[str, Any] = json.loads(call["request"])
     custom = attempt_id + (f"|{call['custom_field']}" if call.get("custom_field") else "")
     s = ctx.settings
-    url = None
-    if s.public_base_url is not None:
-        url = callback_url(str(s.public_base_url), s.callback_secret.get_secret_value(),
-                           attempt_id)
+    if url is _UNSET:
+        url = attempt_callback_url(ctx, attempt_id)
     if mode == Mode.V3.value:
         params["custom_field"] = custom
         if url:
@@ -145,24 +170,44 @@ def dial_terms(ctx: DialContext) -> DialTerms:
     return terms
 
 
+def _marks(ctx: DialContext) -> str:
+    """Who marks an attempt posting (see :meth:`dialer.store_worker.WorkerPath.prepare_dial`)."""
+    if ctx.caps is None:
+        return "here"
+    return "arm" if ctx.caps.counted() == "every" else "campaign"
+
+
+def _ready_post(client: ClientLike, request: Request) -> Callable[[], Any]:
+    """The POST of ``request``, built now and sent by calling the result."""
+    prepare = getattr(client, "prepare_post", None)
+    if prepare is None:  # a client that only places (e.g. a test's fake)
+        return lambda: client.place(request)
+    post = prepare(request)
+    send: Callable[[Any], Any] = client.send_post  # type: ignore[attr-defined]
+    return lambda: send(post)
+
+
 def place_attempt(ctx: DialContext, attempt_id: str) -> str:
     """Try to place ``attempt_id`` now. Returns a short word saying what happened.
 
-    Two round trips to Redis around the POST: everything before it is one script
-    (claim, read the call, hold the agent, take a limiter slot, mark posting), everything
-    after it another (confirm the slot, record the outcome); a campaign call's gate runs
-    between the claim and the rest.
+    Two or three round trips to Redis around the POST: everything before it is one
+    script (claim, read the call, hold the agent, take a limiter slot, and without caps
+    counting, mark posting) — with caps counting, a second one once the request is built
+    (take the cap slot, mark posting); everything after it another (confirm the slot,
+    record the outcome); a campaign call's gate runs between the claim and the rest.
     """
     store, s = ctx.store, ctx.settings
     claim = new_claim_token()
     member = ctx.limiter.new_member()
     gate = ctx.gate
+    mark = _marks(ctx)
+    url = attempt_callback_url(ctx, attempt_id)
 
     def prepare(resume: bool) -> Prepared:
         return store.prepare_dial(
             attempt_id, claim, dial_terms(ctx), resume=resume, gate=gate is not None,
             agent_wait_ms=_jitter_ms(ctx, s.agent_busy_wait_s), stretch=_stretch(ctx),
-            member=member)
+            member=member, mark=mark)
 
     try:
         prep = prepare(False)
@@ -194,12 +239,14 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
     if prep.what in ("agent", "ratelimit"):  # the script put it back to wait
         return f"waiting:{prep.what}"
     agent = prep.agent or None
+    client = ctx.clients[account]
     try:
-        request = build_attempt_request(ctx, call, attempt_id)
+        post = _ready_post(client, build_attempt_request(ctx, call, attempt_id, url))
     except Exception as exc:  # stored parameters no longer valid (e.g. settings changed)
         store.record_outcome(attempt_id, claim, AttemptState.REJECTED, detail=str(exc))
         return "rejected:invalid"
-    slot = _held_by_caps(ctx, attempt_id, claim, call, prep.agent)
+    slot = _held_by_caps(ctx, attempt_id, claim, call, prep.agent,
+                         marked=prep.detail == "marked")
     if isinstance(slot, str):
         return slot
     if not store.replicated(s.redis_wait_replicas, s.redis_wait_timeout_ms):
@@ -209,7 +256,7 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
                           wait_ms=500, stretch=_stretch(ctx))
         return "waiting:replication"
     try:
-        result = ctx.clients[account].place(request)
+        result = post()
     except BaseException:
         ctx.limiter.confirm(store.keys.ratelimit(account), member)
         raise
@@ -217,9 +264,10 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
 
 
 def _held_by_caps(ctx: DialContext, attempt_id: str, claim: str, call: dict[str, str],
-                  agent: str) -> Slot | str | None:
+                  agent: str, *, marked: bool) -> Slot | str | None:
     """Quiet hours (single calls) and the customer's attempt cap, taken atomically just
-    before the POST: the cap's slot to give back if nothing is dialled, or a word when the
+    before the POST — with the posting mark when the first script left it (``marked``
+    False): the cap's slot to give back if nothing is dialled, or a word when the
     attempt does not go on (it waits, or ends ``capped``; its agent is let go)."""
     caps, store = ctx.caps, ctx.store
     if caps is None:
@@ -228,7 +276,17 @@ def _held_by_caps(ctx: DialContext, attempt_id: str, claim: str, call: dict[str,
         store.settle_dial(attempt_id, claim, call, agent=agent, detail=quiet[1],
                           wait_ms=int(quiet[0] * 1000))
         return "waiting:quiet-hours"
-    slot = caps.take(call)
+    if marked:
+        slot = caps.take(call)  # nothing counted for this call: no round trip
+    else:
+        terms = caps.take_terms(call)
+        what, out = store.arm_dial(attempt_id, claim, terms.key if terms else "",
+                                   terms.args if terms else None)
+        if what == "lost-claim":  # the sweeper took it back: nothing taken, nothing sent
+            log.warning("attempt %s lost its claim before posting (it is %s)", attempt_id,
+                        out[0] if out else "missing")
+            return "skipped:lost-claim"
+        slot = caps.verdict(terms, out) if terms is not None else None
     if not isinstance(slot, Capped):
         return slot
     if caps.when_capped(call) == "wait":

@@ -1,4 +1,4 @@
-"""The two scripts of a placed call: one before its POST, one after.
+"""The scripts of a placed call: one or two before its POST, one after.
 
 Placing a call was six scripts and a read (claim, read the call, hold the agent, take a
 limiter slot, mark posting — then confirm the slot, record the outcome). What runs back
@@ -8,9 +8,13 @@ every decision is the one the steps took:
 
 * :data:`PREPARE` — claim (pending → dialing), read the call, and unless the call
   stops there (a campaign call whose gate must run first; an account that is not
-  configured), hold the agent, take a dial slot of the account's limiter and mark the
-  attempt posting. A busy agent or a denied slot puts the attempt back to wait in the
-  same script (the agent let go).
+  configured), hold the agent, take a dial slot of the account's limiter and — unless
+  the customer's attempt caps must be taken first — mark the attempt posting. A busy
+  agent or a denied slot puts the attempt back to wait in the same script (the agent
+  let go).
+* :data:`ARM` — when the caps count the call: with the request built, check the claim,
+  take the customer's cap slot (:data:`dialer.caps_lua.TAKE`, the same script) and
+  mark the attempt posting, so that the mark is the last write before the POST.
 * :data:`SETTLE` — move the slot's log entry to now (the answer came back), and record
   the outcome (placed | unknown | rejected | cancelled) or put the attempt back to wait;
   optionally let the agent go and cool the account down (a 429).
@@ -21,11 +25,15 @@ prefixes of :mod:`dialer.keys`.
 
 from __future__ import annotations
 
+from dialer.caps_lua import TAKE
 from dialer.lua import WORKER_FNS
-from dialer.lua_prelude import PRELUDE
+from dialer.lua_prelude import CLOCK, PRELUDE
 from dialer.ratelimit import ACQUIRE_FN, CONFIRM_FN
 
 _FNS = PRELUDE + WORKER_FNS + ACQUIRE_FN + CONFIRM_FN
+if not TAKE.startswith(CLOCK):
+    raise AssertionError("dialer.caps_lua.TAKE no longer starts with the clock prelude")
+_TAKE_BODY = TAKE[len(CLOCK):]  # ARM's own clock serves it: one TIME per script
 
 # KEYS[1] attempt, KEYS[2] pending, KEYS[3] dialing, KEYS[4] due, KEYS[5] call,
 # KEYS[6] events
@@ -37,11 +45,14 @@ _FNS = PRELUDE + WORKER_FNS + ACQUIRE_FN + CONFIRM_FN
 # ARGV[10] attempt key prefix, ARGV[11] agent key prefix, ARGV[12] limiter key prefix,
 # ARGV[13] JSON list of the limiter's key suffixes,
 # ARGV[14..19] the limiter's dial arguments (limit, window µs, member, kind, most
-# look-ups, reserve), ARGV[20] the factor a denied slot's wait is stretched by (jitter)
+# look-ups, reserve), ARGV[20] the factor a denied slot's wait is stretched by (jitter),
+# ARGV[21] who marks posting: 'here', 'arm' (ARM, after the caps), 'campaign' (ARM for
+# a campaign call, here for another)
 # Returns {what, detail, agent, call hash as a flat list…}; what:
 #   'skipped' (not claimed: detail = its state), 'lost-claim' (detail = its state),
 #   'gate', 'account' (claimed; stopped before the agent), 'agent' (busy: waits),
-#   'ratelimit' (denied: waits), 'go' (posting marked: POST it; detail = slot member).
+#   'ratelimit' (denied: waits), 'go' (slot taken; detail 'marked': posting marked, POST
+#   it; 'unmarked': ARM marks it).
 PREPARE = _FNS + """
 local akey, ckey, events, maxlen = KEYS[1], KEYS[5], KEYS[6], ARGV[3]
 local attempt_id, token = ARGV[1], ARGV[2]
@@ -97,8 +108,34 @@ if admitted == 0 then
     math.floor(wait_us / 1000 * tonumber(ARGV[20])), 'rate limit', '', c)
   return answer('ratelimit', tostring(wait_us), agent)
 end
+local later = ARGV[21] == 'arm' or (ARGV[21] == 'campaign' and (call['campaign_id'] or '') ~= '')
+if later then return answer('go', 'unmarked', agent) end
 mark_posting(akey, token)
-return answer('go', ARGV[16], agent)
+return answer('go', 'marked', agent)
+"""
+
+# The last step before the POST when the customer's caps count the attempt: the claim
+# checked, the cap slot taken (dialer.caps_lua.TAKE, run as a function on its own key and
+# arguments), the attempt marked posting — or nothing written when the claim is lost or
+# a cap is reached.
+# KEYS[1] attempt, KEYS[2] the customer number's counters ('' = nothing to count)
+# ARGV[1] claim token, ARGV[2..6] TAKE's ARGV[1..5]
+# Returns {'lost-claim', state} | {'capped', TAKE's answer…} | {'go', TAKE's answer…}
+ARM = PRELUDE + WORKER_FNS + """
+local function take_cap(KEYS, ARGV)
+""" + _TAKE_BODY + """
+end
+local st, held = holds_claim(KEYS[1], ARGV[1])
+if not held then return {'lost-claim', st or 'missing'} end
+local out = {'go'}
+if KEYS[2] ~= '' then
+  local got = take_cap({KEYS[2]}, {ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]})
+  if tonumber(got[1]) == 0 then out[1] = 'capped' end
+  for i = 1, #got do out[#out + 1] = got[i] end
+  if out[1] == 'capped' then return out end
+end
+mark_posting(KEYS[1], ARGV[1])
+return out
 """
 
 # KEYS[1] attempt, KEYS[2] dialing, KEYS[3] active|unknown|'' zset to join, KEYS[4] call,

@@ -1,8 +1,10 @@
 """The worker's path through the store: claim, hold, slot, posting mark, outcome.
 
-:meth:`WorkerPath.prepare_dial` and :meth:`WorkerPath.settle_dial` are the two round
-trips of a placed call (:mod:`dialer.lua_dispatch`: everything before the POST, and
-everything after it); the single steps (:meth:`WorkerPath.claim`,
+:meth:`WorkerPath.prepare_dial` and :meth:`WorkerPath.settle_dial` are the round trips
+of a placed call (:mod:`dialer.lua_dispatch`: everything before the POST, and
+everything after it), with :meth:`WorkerPath.arm_dial` between them when the customer's
+caps count the attempt (the cap slot and the posting mark, the last write before the
+POST); the single steps (:meth:`WorkerPath.claim`,
 :meth:`WorkerPath.release`, :meth:`WorkerPath.record_outcome` …) are the same Lua
 functions, for the paths that take them one at a time (a campaign's gate, a rejected
 account, the tests).
@@ -45,7 +47,7 @@ class Prepared:
     """What the script before the POST did (see :data:`dialer.lua_dispatch.PREPARE`)."""
 
     what: str  # skipped | lost-claim | gate | account | agent | ratelimit | go
-    detail: str  # the attempt's state (skipped, lost-claim); the slot's member (go)
+    detail: str  # the attempt's state (skipped, lost-claim); marked | unmarked (go)
     agent: str  # the agent held ('' = none)
     call: dict[str, str]
 
@@ -63,6 +65,7 @@ class WorkerPath:
         self._agent_acquire = client.register_script(lua.AGENT_ACQUIRE)
         self._prepare = client.register_script(lua_dispatch.PREPARE)
         self._settle = client.register_script(lua_dispatch.SETTLE)
+        self._arm = client.register_script(lua_dispatch.ARM)
 
     def claim(self, attempt_id: str) -> tuple[str | None, str]:
         """pending → dialing. Returns ``(claim token, state)``; token None when not claimed."""
@@ -133,13 +136,15 @@ class WorkerPath:
     def prepare_dial(
         self, attempt_id: str, claim: str, terms: DialTerms, *, resume: bool = False,
         gate: bool = False, agent_wait_ms: int = 0, stretch: float = 1.0,
-        member: str = "",
+        member: str = "", mark: str = "here",
     ) -> Prepared:
         """Everything before the POST, in one script (:data:`dialer.lua_dispatch.PREPARE`).
 
         ``resume``: the attempt is claimed under ``claim`` already (a campaign's gate said
         go); ``gate``: stop after the claim for a campaign call. A busy agent waits
-        ``agent_wait_ms``; a denied slot its wait × ``stretch``. Redis errors propagate.
+        ``agent_wait_ms``; a denied slot its wait × ``stretch``. ``mark``: ``here`` marks
+        the attempt posting; ``arm`` leaves that to :meth:`arm_dial` (``campaign``: for a
+        campaign call only). Redis errors propagate.
         """
         k = self.keys
         limit, window_us, most, reserve = terms.limiter_args
@@ -151,10 +156,20 @@ class WorkerPath:
                   terms.agent_hold_ms, max(0, agent_wait_ms), k.attempt_prefix,
                   k.agent_prefix, k.ratelimit_prefix, json.dumps(RATELIMIT_PARTS), limit,
                   window_us, member or secrets.token_hex(8), "dial", most, reserve,
-                  repr(float(stretch))],
+                  repr(float(stretch)), mark],
         )
         what, detail, agent, *flat = (str(v) for v in raw)
         return Prepared(what, detail, agent, dict(zip(flat[::2], flat[1::2], strict=True)))
+
+    def arm_dial(self, attempt_id: str, claim: str, cap_key: str = "",
+                 cap_args: list[int] | None = None) -> tuple[str, list[Any]]:
+        """The last write before the POST (:data:`dialer.lua_dispatch.ARM`): check the
+        claim, take the cap slot (``cap_key`` / ``cap_args``: :data:`dialer.caps_lua.TAKE`'s
+        key and arguments; none = nothing counted), mark posting. Returns ``('go' |
+        'capped', TAKE's answer)`` or ``('lost-claim', [state])``."""
+        what, *rest = self._arm(keys=[self.keys.attempt(attempt_id), cap_key],
+                                args=[claim, *(cap_args or [0, 0, 0, 0, 0])])
+        return str(what), list(rest)
 
     def settle_dial(
         self, attempt_id: str, claim: str, call: dict[str, str], *, member: str = "",

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 
+from dialer.caps import ContactCaps
 from dialer.dialing import DialContext, GateDecision, build_attempt_request, place_attempt
 from dialer.embedded import free_port
 from dialer.errors import (
@@ -272,3 +273,120 @@ def test_a_placed_call_takes_two_round_trips(store: Store, clean_env: Any) -> No
     newest = max(score for _, score in store.r.zrange(store.keys.ratelimit("main"), 0, -1,
                                                      withscores=True))
     assert int(newest) // 1000 == int(store.get_attempt(aid)["outcome_at"])
+
+
+def test_with_caps_counting_a_placed_call_takes_three_round_trips(store: Store,
+                                                                   clean_env: Any) -> None:
+    """Caps count every attempt by default: the cap slot and the posting mark are one more
+    script, between the claim's and the record's."""
+    kw = store.r.connection_pool.connection_kwargs
+    pool = redis.ConnectionPool(connection_class=CountingConnection, host=kw["host"],
+                                port=kw["port"], db=kw.get("db", 0), decode_responses=True)
+    counted = Store(redis.Redis(connection_pool=pool))
+    s = settings(redis_wait_replicas="0")
+    ctx = context(counted, settings={"redis_wait_replicas": "0"},
+                  caps=ContactCaps(counted.r, counted.keys, s))
+    warm, aid = new_call(store), new_call(store)
+    assert place_attempt(ctx, warm) == "placed"  # scripts loaded
+    store.r.hset(store.keys.attempt(warm), "state", "completed")  # the agent is free again
+    CountingConnection.sent = 0
+    assert place_attempt(ctx, aid) == "placed"
+    assert CountingConnection.sent == 3
+    assert store.r.hget(f"{store.keys.prefix}:contact:{CUSTOMER}", "d") is not None
+
+
+@dataclass
+class WatchingClient:
+    """A client that prepares its POST ahead (like ExotelClient) and notes, when it
+    prepares and when it sends, whether the attempt was marked posting; ``on_prepare``
+    runs as the request is prepared (a sweeper, a crash …)."""
+
+    store: Store
+    aid: str
+    marks: list[tuple[str, str]] = field(default_factory=list)
+    sent: list[Request] = field(default_factory=list)
+    on_prepare: Any = None
+
+    def _mark(self, when: str) -> None:
+        self.marks.append((when, self.store.r.hget(self.store.keys.attempt(self.aid),
+                                                   "posting") or ""))
+
+    def prepare_post(self, request: Request) -> Request:
+        self._mark("prepare")
+        if self.on_prepare is not None:
+            self.on_prepare()
+        return request
+
+    def send_post(self, request: Request) -> PostResult:
+        self._mark("send")
+        self.sent.append(request)
+        return PostResult(Outcome.PLACED, "CA1")
+
+    def place(self, request: Request) -> PostResult:
+        return self.send_post(self.prepare_post(request))
+
+
+def caps_context(store: Store, client: Any, **kw: Any) -> DialContext:
+    s = settings(**kw)
+    return DialContext(s, store, SlidingWindowLimiter(store.r, 10, 60.0), {"main": client},
+                       random.Random(1), caps=ContactCaps(store.r, store.keys, s))
+
+
+def test_the_posting_mark_follows_the_built_request(store: Store, clean_env: Any) -> None:
+    """With caps counting, the request is built and prepared before the attempt is marked
+    posting; the mark is set before the POST is sent."""
+    aid = new_call(store)
+    client = WatchingClient(store, aid)
+    assert place_attempt(caps_context(store, client), aid) == "placed"
+    assert client.marks == [("prepare", "0"), ("send", "1")]
+    # without caps the first script marks it (two round trips): it is set before the build
+    other = new_call(store, {"From": "+919810000011", "To": CUSTOMER, "CallerId": "08030752400"})
+    late = WatchingClient(store, other)
+    ctx = context(store)
+    ctx.clients["main"] = late
+    assert place_attempt(ctx, other) == "placed"
+    assert late.marks == [("prepare", "1"), ("send", "1")]
+
+
+def test_a_worker_lost_before_the_mark_leaves_an_attempt_to_dial_again(
+        store: Store, clean_env: Any) -> None:
+    """Killed while its request was being built: the attempt was never marked posting, so
+    the sweeper puts it back to wait (not "unknown"), and nothing was counted."""
+    aid = new_call(store)
+
+    def killed() -> None:
+        raise SystemExit("SIGKILL")
+
+    client = WatchingClient(store, aid, on_prepare=killed)
+    with pytest.raises(SystemExit):
+        place_attempt(caps_context(store, client), aid)
+    assert client.sent == [] and state(store, aid) == "dialing"
+    assert store.r.hget(f"{store.keys.prefix}:contact:{CUSTOMER}", "d") is None
+    swept = store.sweep(0, 10**9)
+    assert state(store, aid) == "pending", swept
+    assert store.get_attempt(aid).get("posting") == "0"
+    assert [e for _, e in store.r.xrange(store.keys.events)
+            if e.get("detail") == "worker lost before posting"]
+
+
+def test_a_claim_lost_before_the_mark_posts_nothing_and_takes_no_cap(
+        store: Store, clean_env: Any) -> None:
+    aid = new_call(store)
+    akey = store.keys.attempt(aid)
+    client = WatchingClient(store, aid,
+                            on_prepare=lambda: store.r.hset(akey, "claim", "someone-else"))
+    assert place_attempt(caps_context(store, client), aid) == "skipped:lost-claim"
+    assert client.sent == [] and store.r.hget(akey, "posting") == "0"
+    assert store.r.hget(f"{store.keys.prefix}:contact:{CUSTOMER}", "d") is None
+
+
+def test_a_capped_attempt_is_never_marked_posting(store: Store, clean_env: Any) -> None:
+    first, second = new_call(store), new_call(store)
+    client = WatchingClient(store, first)
+    ctx = caps_context(store, client, contact_cap_attempts=1)
+    assert place_attempt(ctx, first) == "placed"
+    store.r.delete(store.keys.agent("main", AGENT))  # the agent is free again
+    client.aid, client.marks = second, []
+    assert place_attempt(ctx, second) == "capped"
+    assert client.sent[1:] == [] and client.marks == [("prepare", "0")]
+    assert not store.get_attempt(second).get("posting_at")

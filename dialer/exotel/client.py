@@ -31,7 +31,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from enum import StrEnum
 from types import TracebackType
@@ -61,7 +61,8 @@ from dialer.exotel.transport import Transport, decode_body, without_userinfo
 from dialer.models import CallUpdate
 from dialer.settings import AccountSettings
 
-__all__ = ["ExotelClient", "LegStatuses", "ListedCall", "Outcome", "PostResult"]
+__all__ = ["ExotelClient", "LegStatuses", "ListedCall", "Outcome", "PostResult",
+           "PreparedPost"]
 
 log = logging.getLogger("dialer.exotel")
 
@@ -84,6 +85,17 @@ class PostResult:
     error: ExotelError | None = None
     retry_after_s: float | None = None
     http_status: int | None = None
+
+
+@dataclass(frozen=True)
+class PreparedPost:
+    """A POST ready to send (:meth:`ExotelClient.prepare_post`); ``failed``: what its
+    sending returns instead when it could not be prepared (``request`` is then None)."""
+
+    url: str
+    request: requests.PreparedRequest | None = field(repr=False)
+    sid_of: Callable[[Mapping[str, Any]], str | None] = field(repr=False)
+    failed: PostResult | None = None
 
 
 class LegStatuses(NamedTuple):
@@ -176,13 +188,31 @@ class ExotelClient:
 
     def place(self, request: Request) -> PostResult:
         """POST one call request; never retried, never raises for what Exotel answers."""
+        return self.send_post(self.prepare_post(request))
+
+    def prepare_post(self, request: Request) -> PreparedPost:
+        """Everything of a POST but its sending (URL, headers, body), so that the send
+        can follow a write it depends on at once (:meth:`send_post`)."""
         url, kw, sid_of = self._post_target(request)
         try:
-            resp = self._send("POST", url, **kw)
+            return PreparedPost(url, self._transport.prepare("POST", url, **kw), sid_of)
+        except requests.RequestException as exc:  # e.g. a bad URL: nothing can be sent
+            return PreparedPost(url, None, sid_of,
+                                PostResult(Outcome.NOT_PLACED,
+                                           error=self._transport_error(exc, "POST", url)))
+
+    def send_post(self, post: PreparedPost) -> PostResult:
+        """Send a POST made by :meth:`prepare_post`; never retried, never raises for what
+        Exotel answers."""
+        if post.request is None:
+            assert post.failed is not None
+            return post.failed
+        try:
+            resp = self._transport.send_prepared(post.request, post.url)
         except requests.RequestException as exc:
             outcome = Outcome.NOT_PLACED if never_sent(exc) else Outcome.UNKNOWN
-            return PostResult(outcome, error=self._transport_error(exc, "POST", url))
-        return self._judge_post(resp, url, sid_of)
+            return PostResult(outcome, error=self._transport_error(exc, "POST", post.url))
+        return self._judge_post(resp, post.url, post.sid_of)
 
     def _post_target(
         self, request: Request

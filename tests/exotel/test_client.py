@@ -544,3 +544,23 @@ def test_v3_legs_429_10724_is_rate_limited(client: ExotelClient,
         client.get_call_v3_with_legs("cabfb1dfa8c5e1c7f2c458423b7716b3")
     assert (info.value.code, info.value.retry_after_s) == (10724, 2.0)
     assert len(server.seen) == 2  # details, then one legs request: no retry
+
+
+def test_a_prepared_post_is_sent_as_place_sends_it(client: ExotelClient,
+                                                   server: ScriptedExotel) -> None:
+    """prepare_post builds everything (nothing sent); send_post sends it, judged as by
+    place; the prepared form shows no credentials."""
+    request = build_request("connect", CONNECT)
+    post = client.prepare_post(request)
+    assert server.seen == []
+    assert TOKEN not in repr(post) and BASIC.split()[1] not in repr(post)
+    result = client.send_post(post)
+    assert result == PostResult(Outcome.PLACED, call_sid="c5797dcbaaeed7678c4062a4a3ed2f8a",
+                                http_status=200)
+    client.place(request)
+    first, second = server.seen
+    assert (first.method, first.path, first.form()) == (second.method, second.path,
+                                                          second.form())
+    assert first.headers["Authorization"] == second.headers["Authorization"] == BASIC
+    assert first.headers["Content-Length"] == second.headers["Content-Length"]
+
