@@ -14,20 +14,15 @@ from __future__ import annotations
 import redis
 
 from dialer.keys import Keys
+from dialer.lua import DROP_ENDED_HOLDS
 from dialer.lua_prelude import CLOCK, STATES
 
 # KEYS: agent zsets; ARGV[1] attempt key prefix. Returns the holds dropped.
-PRUNE = CLOCK + STATES + """
+PRUNE = CLOCK + STATES + DROP_ENDED_HOLDS + """
 local dropped = 0
 for _, key in ipairs(KEYS) do
   dropped = dropped + redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms)
-  for _, holder in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-    local st = redis.call('HGET', ARGV[1] .. holder, 'state')
-    if not st or TERMINAL[st] then
-      redis.call('ZREM', key, holder)
-      dropped = dropped + 1
-    end
-  end
+  dropped = dropped + drop_ended_holds(key, ARGV[1])
 end
 return dropped
 """

@@ -15,7 +15,23 @@ from dialer.lua_prelude import PRELUDE as _PRELUDE
 # The worker's transitions, as Lua functions (see the scripts below for their callers).
 # ``c`` is the call's {account, campaign_id, custom_field, idem_key} for the event, or nil
 # to read it from the call hash.
-WORKER_FNS = """
+# Drop the holds of an agent zset whose attempt ended or vanished; how many. Used when an
+# agent is taken (hold_agent below) and by the sweeper (dialer/agent_holds.py).
+DROP_ENDED_HOLDS = """
+local function drop_ended_holds(key, attempt_prefix)
+  local dropped = 0
+  for _, holder in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+    local st = redis.call('HGET', attempt_prefix .. holder, 'state')
+    if not st or TERMINAL[st] then
+      redis.call('ZREM', key, holder)
+      dropped = dropped + 1
+    end
+  end
+  return dropped
+end
+"""
+
+WORKER_FNS = DROP_ENDED_HOLDS + """
 -- pending → dialing (a first attempt not written yet is written now).
 -- Returns (1, 'dialing') or (0, current state | 'missing').
 local function claim_attempt(akey, pending, dialing, due, ckey, events, maxlen, attempt_id,
@@ -104,15 +120,8 @@ end
 -- holds are dropped (a release lost in a failover would keep the agent the whole hold).
 local function hold_agent(key, attempt_id, max_calls, hold_ms, attempt_prefix)
   if agent_acquire(key, attempt_id, max_calls, hold_ms) then return true end
-  local freed = 0
-  for _, holder in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-    local st = redis.call('HGET', attempt_prefix .. holder, 'state')
-    if not st or TERMINAL[st] then
-      redis.call('ZREM', key, holder)
-      freed = freed + 1
-    end
-  end
-  return freed > 0 and agent_acquire(key, attempt_id, max_calls, hold_ms)
+  return drop_ended_holds(key, attempt_prefix) > 0
+    and agent_acquire(key, attempt_id, max_calls, hold_ms)
 end
 """
 
