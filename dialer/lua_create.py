@@ -56,12 +56,12 @@ for c = 1, NCOLS do
   end
 end
 if pos ~= #ARGV + 1 then return redis.error_reply('ERR malformed chunk of calls') end
--- the value of column c for call j
-local function val(c, j)
-  local col = cols[c]
-  if col[2] then return ARGV[col[1] + j - 1] end
-  return col[1]
+-- column c's value for every call (shared[c]), or for call j ARGV[base[c] + j]
+local shared, base = {}, {}
+for c = 1, NCOLS do
+  if cols[c][2] then base[c] = cols[c][1] - 1 else shared[c] = cols[c][1] end
 end
+local function val(c, j) return shared[c] or ARGV[base[c] + j] end
 local function id(j) return string.sub(ids, (j - 1) * ID_LEN + 1, j * ID_LEN) end
 local out, todo, claimed = {}, {}, {}
 -- A chunk sent again (its reply was lost) was written whole: its calls without an
@@ -69,45 +69,58 @@ local out, todo, claimed = {}, {}, {}
 -- name their own ids.
 local resent = nil
 -- reads first: which calls to write
-for j = 1, n do
-  local cid, idem = id(j), val(5, j)
-  if idem ~= '' then
-    local ikey = idem_prefix .. val(1, j) .. ':' .. idem
-    local existing = claimed[ikey] or redis.call('GET', ikey)
-    if not existing then
-      claimed[ikey] = cid
-      todo[#todo + 1] = j
-    elseif existing ~= cid then
-      local current = redis.call('HGET', call_prefix .. existing, 'current_attempt')
-      out[#out + 1] = j
-      out[#out + 1] = existing .. ' ' .. (current or '')
+if shared[5] == '' then  -- no idempotency key in the chunk
+  if redis.call('EXISTS', call_prefix .. id(1)) == 0 then
+    for j = 1, n do todo[j] = j end
+  end
+else
+  for j = 1, n do
+    local cid, idem = id(j), val(5, j)
+    if idem ~= '' then
+      local ikey = idem_prefix .. val(1, j) .. ':' .. idem
+      local existing = claimed[ikey] or redis.call('GET', ikey)
+      if not existing then
+        claimed[ikey] = cid
+        todo[#todo + 1] = j
+      elseif existing ~= cid then
+        local current = redis.call('HGET', call_prefix .. existing, 'current_attempt')
+        out[#out + 1] = j
+        out[#out + 1] = existing .. ' ' .. (current or '')
+      end
+    else
+      if resent == nil then resent = redis.call('EXISTS', call_prefix .. cid) == 1 end
+      if not resent then todo[#todo + 1] = j end
     end
-  else
-    if resent == nil then resent = redis.call('EXISTS', call_prefix .. cid) == 1 end
-    if not resent then todo[#todo + 1] = j end
   end
 end
 if #todo == 0 then return out end
 -- then the writes
 local members = {}
+local at = tostring(now_ms)
+local s1, s2, s3, s4, s5, s6, s7, s8 = shared[1], shared[2], shared[3], shared[4],
+  shared[5], shared[6], shared[7], shared[8]
+local b1, b2, b3, b4, b5, b6, b7, b8 = base[1], base[2], base[3], base[4], base[5],
+  base[6], base[7], base[8]
 for _, j in ipairs(todo) do
-  local cid, account, metadata, idem, policy, campaign, custom =
-    id(j), val(1, j), val(4, j), val(5, j), val(6, j), val(7, j), val(8, j)
+  local cid = string.sub(ids, (j - 1) * ID_LEN + 1, j * ID_LEN)
+  local account, metadata, idem = s1 or ARGV[b1 + j], s4 or ARGV[b4 + j], s5 or ARGV[b5 + j]
+  local policy, campaign, custom = s6 or ARGV[b6 + j], s7 or ARGV[b7 + j], s8 or ARGV[b8 + j]
   local ckey = call_prefix .. cid
   if idem ~= '' then redis.call('SET', idem_prefix .. account .. ':' .. idem, cid) end
-  local fields = {'HSET', ckey, 'account', account, 'mode', val(2, j), 'request', val(3, j),
-    'created_at', now_ms}
-  if metadata ~= '' then fields[#fields + 1] = 'metadata'; fields[#fields + 1] = metadata end
-  if idem ~= '' then fields[#fields + 1] = 'idem_key'; fields[#fields + 1] = idem end
-  if policy ~= '' then fields[#fields + 1] = 'policy'; fields[#fields + 1] = policy end
-  if campaign ~= '' then fields[#fields + 1] = 'campaign_id'; fields[#fields + 1] = campaign end
-  if custom ~= '' then fields[#fields + 1] = 'custom_field'; fields[#fields + 1] = custom end
+  local fields = {'HSET', ckey, 'account', account, 'mode', s2 or ARGV[b2 + j],
+    'request', s3 or ARGV[b3 + j], 'created_at', at}
+  local f = 10
+  if metadata ~= '' then fields[f + 1] = 'metadata'; fields[f + 2] = metadata; f = f + 2 end
+  if idem ~= '' then fields[f + 1] = 'idem_key'; fields[f + 2] = idem; f = f + 2 end
+  if policy ~= '' then fields[f + 1] = 'policy'; fields[f + 2] = policy; f = f + 2 end
+  if campaign ~= '' then fields[f + 1] = 'campaign_id'; fields[f + 2] = campaign; f = f + 2 end
+  if custom ~= '' then fields[f + 1] = 'custom_field'; fields[f + 2] = custom end
   redis.call(unpack(fields))
   local aid = cid .. '-1'
   members[#members + 1] = aid
   redis.call('XADD', KEYS[4], '*', 'type', 'created', 'call_id', cid, 'attempt_id', aid,
     'attempt', '1', 'state', 'queued', 'detail', '', 'account', account,
-    'campaign_id', campaign, 'custom_field', custom, 'idempotency_key', idem, 'at_ms', now_ms)
+    'campaign_id', campaign, 'custom_field', custom, 'idempotency_key', idem, 'at_ms', at)
 end
 redis.call('XTRIM', KEYS[4], 'MAXLEN', '~', maxlen)  -- once for the chunk
 local zset, score = KEYS[1], now_ms + delay

@@ -172,18 +172,30 @@ def _strip(nsn: str, metadata: Any, prefix: re.Pattern[str] | None) -> str:
     return nsn if pnu._test_number_length(stripped, metadata) in _NOT_STRIPPED else stripped
 
 
+def _code_of(head: str) -> tuple[_Country, int] | None:
+    """The country code a number written with "+" starts with (its first three digits
+    ``head``), and its length; ``None`` without one."""
+    for n in (1, 2, 3):
+        if head[:n] in _CODES:
+            return _country(int(head[:n])), n
+    return None
+
+
+_CODE_OF: dict[str, tuple[_Country, int] | None] = {}  # _code_of by the first three digits
+
+
 def _parse(plus: bool, digits: str, home: _Region) -> tuple[_Country, str] | object:
     """``phonenumbers.parse`` of a typed number: (its country, national significant
     number), ``None`` for a parse error, or :data:`UNSURE`."""
     if plus:
-        if digits[:1] in _CODES:
-            country, nsn = _country(int(digits[:1])), digits[1:]
-        elif digits[:2] in _CODES:
-            country, nsn = _country(int(digits[:2])), digits[2:]
-        elif digits[:3] in _CODES:
-            country, nsn = _country(int(digits[:3])), digits[3:]
-        else:
+        head = digits[:3]
+        try:
+            found = _CODE_OF[head]
+        except KeyError:
+            found = _CODE_OF[head] = _code_of(head)
+        if found is None:
             return UNSURE  # no country code: parse then retries without the "+"
+        country, nsn = found[0], digits[found[1]:]
         metadata, prefix = country.metadata, country.national_prefix
     else:
         if not home.known:
@@ -217,13 +229,16 @@ def e164(typed: str, region: str) -> str | None | object:
     """The E.164 form of ``typed`` (already known to hold only ASCII digits, separators and
     at most one leading ``+``), ``None`` when phonenumbers would refuse it, or
     :data:`UNSURE`."""
-    digits = typed.translate(_DROP)
+    plus = typed[0] == "+"
+    digits = typed[1:] if plus else typed
+    if not digits.isdigit():  # (typed holds ASCII only) separators to drop
+        digits = typed.translate(_DROP)
     if not MIN_DIGITS <= len(digits) <= MAX_DIGITS:
         return UNSURE
     home = _region(region)
     if home is None:
         return UNSURE
-    parsed = _parse(typed[0] == "+", digits, home)
+    parsed = _parse(plus, digits, home)
     if not isinstance(parsed, tuple):
         return parsed  # None (refused) or UNSURE
     country, nsn = parsed

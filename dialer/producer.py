@@ -15,6 +15,7 @@ idempotency key seen before returns the first call's id.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -244,6 +245,51 @@ def validate_like(req: CallRequest, settings: Settings,
     )
 
 
+# A plain connect request, the shape of most bulk batches: only these keys, each value a
+# str (ASCII) the request model takes as it is (key: the lengths it allows).
+_PLAIN_KEYS: dict[str, tuple[int, int]] = {
+    "from": (1, 64), "to": (1, 64), "account": (0, 1 << 30), "caller_id": (0, 64),
+    "custom_field": (0, CUSTOM_FIELD_MAX_LEN), "idempotency_key": (1, 128)}
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]+")
+
+
+def validate_plain(item: Any, settings: Settings,
+                   templates: dict[tuple[Any, ...], NewCall]) -> NewCall | None:
+    """:func:`validate_like` of a plain connect request given as a dict (only ``from``,
+    ``to``, ``account``, ``caller_id``, ``custom_field``, ``idempotency_key``, ASCII
+    strings within the model's limits) whose shape is in ``templates`` already, without
+    building its :class:`CallRequest`: the same result. ``None`` for anything else (another
+    shape, a new one, a bad number): the caller validates it the long way, which gives
+    the result or the error the model and :func:`validate` give."""
+    if type(item) is not dict:
+        return None
+    for key, value in item.items():
+        limits = _PLAIN_KEYS.get(key)
+        if (limits is None or type(value) is not str or not value.isascii()
+                or not limits[0] <= len(value) <= limits[1]):
+            return None
+    idem = item.get("idempotency_key")
+    if idem is not None and _IDEMPOTENCY_KEY.fullmatch(idem) is None:
+        return None
+    from_, to = item.get("from"), item.get("to")
+    if from_ is None or to is None:
+        return None
+    # the template key validate_like finds for this request's CallRequest
+    template = templates.get((item.get("account"), Mode.CONNECT, item.get("caller_id"),
+                              None, ()))
+    if template is None:
+        return None
+    request = dict(template.request)
+    try:
+        request["From"] = normalize(from_, field="From")
+        request["To"] = normalize(to, field="To")
+    except InvalidNumberError:
+        return None
+    return NewCall(account=template.account, mode=template.mode, request=request,
+                   metadata={}, custom_field=item.get("custom_field") or "",
+                   idem_key=idem or "", policy={})
+
+
 def parse_request(data: Any) -> CallRequest:
     """A :class:`CallRequest` from plain JSON data; ``ValidationError`` names the field."""
     if isinstance(data, CallRequest):
@@ -310,9 +356,14 @@ class Producer:
         """
         news: list[NewCall] = []
         templates: dict[tuple[Any, ...], NewCall] = {}
+        settings = self.settings
         for i, item in enumerate(requests):
+            new = validate_plain(item, settings, templates)
+            if new is not None:
+                news.append(new)
+                continue
             try:
-                news.append(validate_like(parse_request(item), self.settings, templates))
+                news.append(validate_like(parse_request(item), settings, templates))
             except ValidationError as exc:
                 raise ValidationError(f"request {i}: {exc}", field=exc.field) from None
         return news

@@ -204,17 +204,19 @@ def test_a_lost_reply_resent_by_the_client_creates_each_call_once(redis_url: str
 def test_a_failing_chunk_writes_nothing_and_the_error_says_what_is_written(
         store: Store) -> None:
     calls = varied(3 * CREATE_CHUNK, keyed_every=1)  # every call has its key
-    real = store._create
-    sent: list[int] = []
+    real = store.chunk_args
+    built: list[int] = []
 
-    def breaks_second(**kw: Any) -> Any:
-        sent.append(1)
-        if len(sent) == 2:  # the events stream is no stream now: the script refuses
+    def breaks_second(*args: Any) -> Any:
+        built.append(1)
+        # the second chunk is built while Redis runs the first (its script ends before
+        # these two commands run): the events stream is no stream now, the script refuses
+        if len(built) == 2:
             store.r.rename(store.keys.events, store.keys.events + ":ok")
             store.r.set(store.keys.events, "x")
-        return real(**kw)
+        return real(*args)
 
-    store._create = breaks_second  # type: ignore[method-assign]
+    store.chunk_args = breaks_second  # type: ignore[method-assign]
     with pytest.raises(redis.ResponseError, match="WRONGTYPE") as info:
         store.create_calls(calls, delay_ms=0)
     assert any("1000 (calls 0..999) are written; calls 1000..1999 are not" in note
@@ -226,7 +228,7 @@ def test_a_failing_chunk_writes_nothing_and_the_error_says_what_is_written(
     # the caller tries again: the first thousand are found, the rest created
     store.r.delete(store.keys.events)
     store.r.rename(store.keys.events + ":ok", store.keys.events)
-    store._create = real  # type: ignore[method-assign]
+    store.chunk_args = real  # type: ignore[method-assign]
     made = store.create_calls(calls, delay_ms=0)
     assert [m.created for m in made] == [False] * CREATE_CHUNK + [True] * 2 * CREATE_CHUNK
     assert store.counts()["calls"] == 3 * CREATE_CHUNK
@@ -265,3 +267,33 @@ def test_the_same_keys_from_two_processes_at_once_give_one_call_each(redis_url: 
     assert results[0] == results[1] and len(set(results[0].values())) == 2500
     assert int(r.get("dialer:calls:created")) == 2500 and r.zcard("dialer:due") == 2500
     assert len(created_events(r)) == 2500
+
+
+def test_chunks_go_through_when_redis_lost_the_script(store: Store) -> None:
+    calls = varied(2 * CREATE_CHUNK + 10)
+    store.r.script_flush()
+    made = store.create_calls(calls, delay_ms=0)
+    assert all(m.created for m in made) and len({m.call_id for m in made}) == len(calls)
+    assert store.counts()["calls"] == len(calls)
+    assert len(created_events(store.r)) == len(calls)
+
+
+def test_a_connection_dropped_under_a_chunk_sends_it_again_and_writes_it_once(
+        store: Store) -> None:
+    calls = varied(3 * CREATE_CHUNK)
+    real = store.chunk_args
+    built: list[int] = []
+
+    def drops_the_first_chunks_reply(*args: Any) -> Any:
+        built.append(1)
+        if len(built) == 2:  # while the first chunk runs: its reply will not arrive
+            store.r.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        return real(*args)
+
+    store.chunk_args = drops_the_first_chunks_reply  # type: ignore[method-assign]
+    made = store.create_calls(calls, delay_ms=0)
+    assert [m.created for m in made] == [True] * len(calls)
+    assert len({m.call_id for m in made}) == len(calls)
+    assert store.counts()["calls"] == len(calls)
+    assert store.r.zcard(store.keys.due) == len(calls)
+    assert len(created_events(store.r)) == len(calls)

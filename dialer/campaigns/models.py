@@ -10,7 +10,6 @@ cron expression fires.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -214,8 +213,8 @@ def call_for(spec: CampaignSpec, settings: Settings, number: str, agent: str | N
     except ValueError as exc:
         raise ValidationError(f"invalid call: {exc}") from None
     new = validate(req, settings)
-    return dataclasses.replace(new, campaign_id=campaign_id,
-                               policy={**spec.retry.policy(), **spec.caps.policy()})
+    return new._replace(campaign_id=campaign_id,
+                        policy={**spec.retry.policy(), **spec.caps.policy()})
 
 
 def spec_json(spec: CampaignSpec) -> str:
