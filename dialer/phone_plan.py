@@ -164,12 +164,53 @@ def valid(country_code: int, nsn: str) -> bool:
 
 
 def _strip(nsn: str, metadata: Any, prefix: re.Pattern[str] | None) -> str:
-    """parse's national prefix (and carrier code) stripping; phonenumbers' own code when
-    the prefix is there at all."""
-    if prefix is None or not prefix.match(nsn):
+    """parse's national prefix (and carrier code) stripping (phonenumbers'
+    ``_maybe_strip_national_prefix_carrier_code``, then its length test)."""
+    if prefix is None:
         return nsn
-    _, stripped, _ = pnu._maybe_strip_national_prefix_carrier_code(nsn, metadata)
-    return nsn if pnu._test_number_length(stripped, metadata) in _NOT_STRIPPED else stripped
+    found = prefix.match(nsn)
+    if found is None:
+        return nsn
+    plan = _stripping(metadata)
+    if plan.general is None or plan.transform:  # phonenumbers' own code
+        _, stripped, _ = pnu._maybe_strip_national_prefix_carrier_code(nsn, metadata)
+    else:  # without a transform rule: the prefix dropped unless only the whole is viable
+        stripped = nsn[found.end():]
+        if (plan.general.fullmatch(nsn) is not None
+                and plan.general.fullmatch(stripped) is None):
+            stripped = nsn
+    return nsn if plan.length_test(stripped) in _NOT_STRIPPED else stripped
+
+
+class _Stripping:
+    """What :func:`_strip` reads of a metadata: its general pattern (phonenumbers'
+    ``_match_national_number`` of a digit string is its full match), whether it has a
+    transform rule, and ``_test_number_length`` (it depends on the length alone)."""
+
+    def __init__(self, metadata: Any) -> None:
+        self.metadata = metadata
+        general = _pattern(metadata.general_desc)
+        self.general = re.compile(general) if general is not None else None
+        self.transform = bool(metadata.national_prefix_transform_rule)
+        self._lengths: dict[int, Any] = {}
+
+    def length_test(self, nsn: str) -> Any:
+        try:
+            return self._lengths[len(nsn)]
+        except KeyError:
+            verdict = self._lengths[len(nsn)] = pnu._test_number_length(nsn, self.metadata)
+            return verdict
+
+
+_STRIPPING: dict[int, _Stripping] = {}
+
+
+def _stripping(metadata: Any) -> _Stripping:
+    try:
+        return _STRIPPING[id(metadata)]
+    except KeyError:
+        plan = _STRIPPING[id(metadata)] = _Stripping(metadata)
+        return plan
 
 
 def _code_of(head: str) -> tuple[_Country, int] | None:
