@@ -23,7 +23,8 @@ from dialer.campaigns.queue import Contact
 from dialer.keys import Keys
 from dialer.store import make_attempt_id, unwritten_attempt, with_defaults
 
-ADD_CHUNK = 1000  # contacts per ADD_CONTACTS call
+ADD_CHUNK = 1000  # contacts per ADD_CONTACTS call (its Lua unpacks 2 values per contact)
+_FLAG_OF = {str(f): f for f in range(4)}  # ADD_CONTACTS' flag digits
 
 
 @dataclass(frozen=True)
@@ -64,14 +65,18 @@ class ContactRepo:
         for start in range(0, len(contacts), ADD_CHUNK):
             chunk = contacts[start:start + ADD_CHUNK]
             zones: dict[str, int] = {}
-            triples: list[str | int] = []
-            for c in chunk:
-                zi = zones.setdefault(c.tz, len(zones) + 1)
-                triples += [c.number, zi, c.payload(default_tz)]
+            zis = [zones.setdefault(c.tz, len(zones) + 1) for c in chunk]
+            numbers = "\n".join([c.number for c in chunk])
+            payloads = "\n".join([c.payload(default_tz) for c in chunk])
+            if numbers.count("\n") != len(chunk) - 1 or payloads.count("\n") != len(chunk) - 1:
+                raise ValueError("a contact's number or payload holds a newline")
             self._add(
                 keys=[k.campaign(cid), k.contacts(cid), k.zones(cid), k.dnc(cid), k.global_dnc,
                       *(k.queue(cid, z) for z in zones)],
-                args=[len(zones), *zones, *triples], client=pipe)
+                args=[len(zones), *zones, len(chunk), numbers,
+                      "\n".join(map(str, zis)) if len(zones) > 1 else "",
+                      payloads if payloads.strip("\n") else ""],
+                client=pipe)
         pairs = [v for name, n in (counts or {}).items() if n for v in (name, n)]
         if pairs:
             self._add_counts(keys=[k.campaign(cid)], args=pairs, client=pipe)
@@ -85,7 +90,8 @@ class ContactRepo:
             if result == -1:
                 raise CampaignStateError(f"campaign {cid!r} no longer takes contacts",
                                          field="state")
-            flags.extend(int(f) for f in result)
+            digits = result.decode() if isinstance(result, bytes) else str(result)
+            flags += map(_FLAG_OF.__getitem__, digits)
         return flags
 
     def take(self, cid: str, tz: str, n: int, max_concurrent: int,

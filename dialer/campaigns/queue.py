@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from json.encoder import encode_basestring
 
 # what adding a contact did (ADD_CONTACTS' flags)
 ADDED, DUPLICATE, DNC_GLOBAL, DNC_CAMPAIGN = 1, 0, 2, 3
+# a JSON string, as json.dumps(..., ensure_ascii=False) writes one
+_quoted = encode_basestring
 
 
 @dataclass(frozen=True)
@@ -34,16 +36,20 @@ class Contact:
     line: int = 0
 
     def payload(self, default_tz: str) -> str:
-        data: dict[str, Any] = {}
+        """Compact JSON of what is not the number (``''`` when nothing): the same text as
+        ``json.dumps({"n", "c", "z", "f"}, separators=(",", ":"), ensure_ascii=False)``,
+        built from its parts (a contact with only a name is most of an import)."""
+        parts = []
         if self.name:
-            data["n"] = self.name
+            parts.append('"n":' + _quoted(self.name))
         if self.custom_field:
-            data["c"] = self.custom_field
+            parts.append('"c":' + _quoted(self.custom_field))
         if self.tz != default_tz:
-            data["z"] = self.tz
+            parts.append('"z":' + _quoted(self.tz))
         if self.fields:
-            data["f"] = self.fields
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False) if data else ""
+            parts.append('"f":' + json.dumps(self.fields, separators=(",", ":"),
+                                             ensure_ascii=False))
+        return "{" + ",".join(parts) + "}" if parts else ""
 
     @classmethod
     def from_payload(cls, number: str, payload: str | None, default_tz: str) -> Contact:
