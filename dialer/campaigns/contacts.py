@@ -74,13 +74,26 @@ def check_row(line: int, values: dict[str, str], default_tz: str, zone_from_numb
         return RowError(line, "holds a NUL byte (refused, not stripped)", "")
     if "__extra__" in values:
         return RowError(line, values["__extra__"], raw.strip())
-    if not raw.strip():
+    tz = (values.get("timezone") or values.get("tz") or values.get("time_zone") or "").strip()
+    custom = (values.get("custom_field") or values.get("customfield") or "").strip()
+    fields = {k: v.strip() for k, v in values.items()
+              if k not in KNOWN_COLUMNS and k and v.strip()}
+    return check_parts(line, raw, tz, values.get("name", "").strip(), custom, fields,
+                       default_tz, zone_from_number)
+
+
+def check_parts(line: int, raw: str, tz: str, name: str, custom: str, fields: dict[str, str],
+                default_tz: str, zone_from_number: bool) -> Contact | RowError:
+    """:func:`check_row` once its text is known to be clean UTF-8 without NUL bytes and its
+    columns are picked out: ``raw`` the number as typed, ``tz``, ``name`` and ``custom``
+    stripped (``''`` absent), ``fields`` the other non-blank columns, stripped."""
+    stripped = raw.strip()
+    if not stripped:
         return RowError(line, "missing number")
     try:
         number = normalize(raw, field="number")
     except InvalidNumberError as exc:
-        return RowError(line, str(exc), raw.strip()[:40])
-    tz = (values.get("timezone") or values.get("tz") or values.get("time_zone") or "").strip()
+        return RowError(line, str(exc), stripped[:40])
     if tz:
         try:
             zone(tz)
@@ -88,15 +101,11 @@ def check_row(line: int, values: dict[str, str], default_tz: str, zone_from_numb
             return RowError(line, f"timezone: {exc}", number)
     else:
         tz = (zone_of_number(number) if zone_from_number else None) or default_tz
-    name = values.get("name", "").strip()
     if len(name) > NAME_MAX_LEN:
         return RowError(line, f"name is longer than {NAME_MAX_LEN} characters", number)
-    custom = (values.get("custom_field") or values.get("customfield") or "").strip()
     if len(custom) > CUSTOM_FIELD_MAX_LEN:
         return RowError(line, f"custom_field is longer than {CUSTOM_FIELD_MAX_LEN} characters",
                         number)
-    fields = {k: v.strip() for k, v in values.items()
-              if k not in KNOWN_COLUMNS and k and v.strip()}
     if fields and len(json.dumps(fields)) > FIELDS_MAX_BYTES:
         return RowError(line, f"custom fields are larger than {FIELDS_MAX_BYTES} bytes", number)
     return Contact(number, tz, name, custom, fields, line)
