@@ -19,7 +19,7 @@ import redis
 from dialer.campaigns import lua
 from dialer.campaigns.keys import CampaignKeys
 from dialer.campaigns.models import CampaignStateError
-from dialer.campaigns.queue import Contact
+from dialer.campaigns.queue import ADDED, Contact
 from dialer.keys import Keys
 from dialer.store import make_attempt_id, unwritten_attempt, with_defaults
 
@@ -58,10 +58,14 @@ class ContactRepo:
         ``atomic``: every chunk in one MULTI/EXEC, so that all of them are written or none;
         ``counts``: campaign counters to add in the same round (rows not added: invalid,
         duplicates within the file). Raises ``CampaignStateError`` when the campaign no
-        longer takes contacts (nothing written).
+        longer takes contacts (nothing written), ``ValueError`` when a number appears
+        twice in ``contacts`` (the importer reports those as duplicates of a line).
         """
+        if len({c.number for c in contacts}) != len(contacts):
+            raise ValueError("a number appears twice in the contacts to add")
         k = self.keys
         pipe = self.r.pipeline(transaction=atomic)
+        sizes = []
         for start in range(0, len(contacts), ADD_CHUNK):
             chunk = contacts[start:start + ADD_CHUNK]
             zones: dict[str, int] = {}
@@ -77,6 +81,7 @@ class ContactRepo:
                       "\n".join(map(str, zis)) if len(zones) > 1 else "",
                       payloads if payloads.strip("\n") else ""],
                 client=pipe)
+            sizes.append(len(chunk))
         pairs = [v for name, n in (counts or {}).items() if n for v in (name, n)]
         if pairs:
             self._add_counts(keys=[k.campaign(cid)], args=pairs, client=pipe)
@@ -86,12 +91,15 @@ class ContactRepo:
         if pairs:
             results = results[:-1] if results[-1] != -1 else [-1]
         flags: list[int] = []
-        for result in results:
+        for size, result in zip(sizes, results, strict=False):
             if result == -1:
                 raise CampaignStateError(f"campaign {cid!r} no longer takes contacts",
                                          field="state")
             digits = result.decode() if isinstance(result, bytes) else str(result)
-            flags += map(_FLAG_OF.__getitem__, digits)
+            flags += map(_FLAG_OF.__getitem__, digits) if digits else [ADDED] * size
+        if results == [-1]:
+            raise CampaignStateError(f"campaign {cid!r} no longer takes contacts",
+                                     field="state")
         return flags
 
     def take(self, cid: str, tz: str, n: int, max_concurrent: int,
