@@ -41,6 +41,7 @@ from dialer.errors import ValidationError
 CHUNK_ROWS = 5000
 MAX_PROBLEMS = 1000  # row problems kept for the report (the counts are always complete)
 NUMBER_COLUMNS = ("number", "phone", "phone_number", "mobile", "msisdn", "to")
+_NO_FIELDS: dict[str, str] = {}  # every contact without custom fields shares it (never changed)
 
 __all__ = ["CUSTOM_FIELD_MAX_LEN", "ImportFileError", "ImportReport", "import_contacts",
            "parse_contacts"]
@@ -187,7 +188,7 @@ def _clean_csv_items(text: str, default_tz: str, zone_from_number: bool
             continue
         name = row[name_i].strip() if -1 < name_i < n else ""
         if plain:
-            yield check_parts(line, raw, "", name, "", {}, default_tz, zone_from_number)
+            yield check_parts(line, raw, "", name, "", _NO_FIELDS, default_tz, zone_from_number)
             continue
         tz = next((row[i] for i in tz_at if i < n and row[i]), "").strip()
         custom = next((row[i] for i in custom_at if i < n and row[i]), "").strip()
