@@ -60,6 +60,17 @@ def zone_of_number(e164: str) -> str | None:
     return _zone_of_prefix(e164[:-4]) if e164.startswith("+") and len(e164) > 8 else None
 
 
+def _may_exceed(fields: dict[str, str]) -> bool:
+    """Whether ``json.dumps(fields)`` can be longer than FIELDS_MAX_BYTES: it writes at most
+    12 characters per character (a non-BMP one as two \\u escapes), 2 quotes per string
+    and 4 separator characters per item (``": "``, ``", "``), so small fields need no
+    encoding to know they fit."""
+    chars = 0
+    for k, v in fields.items():
+        chars += len(k) + len(v)
+    return 12 * chars + 8 * len(fields) > FIELDS_MAX_BYTES
+
+
 def check_row(line: int, values: dict[str, str], default_tz: str, zone_from_number: bool
               ) -> Contact | RowError:
     """A :class:`Contact`, or a :class:`RowError` saying what is wrong with the row."""
@@ -106,6 +117,6 @@ def check_parts(line: int, raw: str, tz: str, name: str, custom: str, fields: di
     if len(custom) > CUSTOM_FIELD_MAX_LEN:
         return RowError(line, f"custom_field is longer than {CUSTOM_FIELD_MAX_LEN} characters",
                         number)
-    if fields and len(json.dumps(fields)) > FIELDS_MAX_BYTES:
+    if fields and _may_exceed(fields) and len(json.dumps(fields)) > FIELDS_MAX_BYTES:
         return RowError(line, f"custom fields are larger than {FIELDS_MAX_BYTES} bytes", number)
     return Contact(number, tz, name, custom, fields, line)

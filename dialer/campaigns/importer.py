@@ -190,8 +190,16 @@ def _clean_csv_items(text: str, default_tz: str, zone_from_number: bool
         if plain:
             yield check_parts(line, raw, "", name, "", _NO_FIELDS, default_tz, zone_from_number)
             continue
-        tz = next((row[i] for i in tz_at if i < n and row[i]), "").strip()
-        custom = next((row[i] for i in custom_at if i < n and row[i]), "").strip()
+        tz = custom = ""
+        for i in tz_at:  # the first non-empty, as check_row's ``or``
+            if i < n and row[i]:
+                tz = row[i]
+                break
+        for i in custom_at:
+            if i < n and row[i]:
+                custom = row[i]
+                break
+        tz, custom = tz.strip(), custom.strip()
         fields = {h: row[i].strip() for h, i in extras if i < n and row[i].strip()}
         yield check_parts(line, raw, tz, name, custom, fields, default_tz, zone_from_number)
 

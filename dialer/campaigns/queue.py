@@ -22,6 +22,16 @@ from typing import NamedTuple
 ADDED, DUPLICATE, DNC_GLOBAL, DNC_CAMPAIGN = 1, 0, 2, 3
 # a JSON string, as json.dumps(..., ensure_ascii=False) writes one
 _quoted = encode_basestring
+# json.dumps(..., separators=(",", ":"), ensure_ascii=False) without an encoder per call
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _json_object(fields: dict[str, str]) -> str:
+    """``_compact(fields)`` for a dict of strings, without an encoder built per call."""
+    try:
+        return "{" + ",".join([_quoted(k) + ":" + _quoted(v) for k, v in fields.items()]) + "}"
+    except TypeError:  # not all strings
+        return _compact(fields)
 
 
 class Contact(NamedTuple):
@@ -50,8 +60,7 @@ class Contact(NamedTuple):
         if self.tz != default_tz:
             parts.append('"z":' + _quoted(self.tz))
         if self.fields:
-            parts.append('"f":' + json.dumps(self.fields, separators=(",", ":"),
-                                             ensure_ascii=False))
+            parts.append('"f":' + _json_object(self.fields))
         return "{" + ",".join(parts) + "}" if parts else ""
 
     @classmethod

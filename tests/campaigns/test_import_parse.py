@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 
 import pytest
 
-from dialer.campaigns import importer
+from dialer.campaigns import contacts, importer
 from dialer.campaigns.contacts import RowError, check_row
 from dialer.campaigns.importer import ImportFileError, parse_contacts, parse_import
 from dialer.campaigns.queue import Contact
@@ -129,3 +130,44 @@ def test_counts_and_progress_are_those_of_every_row() -> None:
     assert (report.rows, len(parsed.contacts), report.invalid, report.duplicates,
             parsed.file_duplicates) == (12_002, 12_000, 1, 1, 1)
     assert [d for d, _ in seen] == [5000, 10000] and all(t >= d for d, t in seen)
+
+
+def test_the_size_bound_never_lets_oversized_custom_fields_through() -> None:
+    rng = random.Random(7)
+    alphabet = ["a", '"', "\\", "\n", "\x01", "é", "€", "😀", "\udc80", " "]
+    for _ in range(3000):
+        fields = {"".join(rng.choices(alphabet, k=rng.randint(1, 40))):
+                  "".join(rng.choices(alphabet, k=rng.randint(0, 90)))
+                  for _ in range(rng.randint(1, 3))}
+        if len(json.dumps(fields)) > contacts.FIELDS_MAX_BYTES:
+            assert contacts._may_exceed(fields), fields
+    worst = {"k": "😀" * 84}  # 12 * 85 + 8 = 1028: may exceed; json.dumps gives 1017
+    assert contacts._may_exceed(worst) and len(json.dumps(worst)) <= 1024
+
+
+def test_a_payload_is_the_text_json_dumps_writes() -> None:
+    def reference_payload(c: Contact, default_tz: str) -> str:
+        data: dict[str, object] = {}
+        if c.name:
+            data["n"] = c.name
+        if c.custom_field:
+            data["c"] = c.custom_field
+        if c.tz != default_tz:
+            data["z"] = c.tz
+        if c.fields:
+            data["f"] = c.fields
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False) if data else ""
+
+    rng = random.Random(3)
+    alphabet = ["a", '"', "\\", "\n", "\t", "é", "\u2028", "\x7f", "\x01", "😀", "\udc80", "/"]
+
+    def text() -> str:
+        return "".join(rng.choices(alphabet, k=rng.randint(0, 4)))
+
+    for _ in range(5000):
+        fields: dict[str, object] = {text(): text() for _ in range(rng.randint(0, 3))}
+        if rng.random() < 0.05:
+            fields[text()] = rng.choice([1, None, 2.5, True])  # not a string: JSON's way
+        c = Contact("+919800000001", rng.choice(["Asia/Kolkata", "Asia/Dubai"]), text(),
+                    text(), fields, 2)  # type: ignore[arg-type]
+        assert c.payload("Asia/Kolkata") == reference_payload(c, "Asia/Kolkata"), c
