@@ -111,7 +111,8 @@ def check_parts(line: int, raw: str, tz: str, name: str, custom: str, fields: di
         except ValueError as exc:
             return RowError(line, f"timezone: {exc}", number)
     else:
-        tz = (zone_of_number(number) if zone_from_number else None) or default_tz
+        tz = ((_zone_of_prefix(number[:-4]) if zone_from_number and len(number) > 8
+               and number[0] == "+" else None) or default_tz)  # zone_of_number, inline
     if len(name) > NAME_MAX_LEN:
         return RowError(line, f"name is longer than {NAME_MAX_LEN} characters", number)
     if len(custom) > CUSTOM_FIELD_MAX_LEN:

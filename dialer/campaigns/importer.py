@@ -152,6 +152,20 @@ def _csv_records(reader: Any) -> Iterator[tuple[int, list[str]]]:
         yield line, row
 
 
+def _numbered(reader: Any, text: str) -> Iterator[tuple[int, list[str]]]:
+    """Each record with the line it starts on (blank ones too). Without a quote in the
+    file a record is one line, so its number is its place: no line count per record."""
+    if '"' in text:
+        yield from _csv_records(reader)
+        return
+    try:
+        yield from enumerate(reader, reader.line_num + 1)
+    except csv.Error as exc:
+        raise ImportFileError(
+            f"line {reader.line_num}: the CSV cannot be read ({exc}); nothing was "
+            "imported", field="file") from None
+
+
 def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     reader, header, number_col = _open_csv(text)
     for line, row in _csv_records(reader):
@@ -180,7 +194,9 @@ def _clean_csv_items(text: str, default_tz: str, zone_from_number: bool
     extras = [(h, i) for i, h in enumerate(header)
               if h and h not in KNOWN_COLUMNS and h != number_col]
     plain = not tz_at and not custom_at and not extras
-    for line, row in _csv_records(reader):
+    for line, row in _numbered(reader, text):
+        if not "".join(row).strip():  # a blank line, or only blank fields
+            continue
         n = len(row)
         raw = row[num_i] if num_i < n else ""
         if n > width and any(v.strip() for v in row[width:]):

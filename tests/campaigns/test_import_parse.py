@@ -50,7 +50,7 @@ def generated_csv(rng: random.Random) -> bytes:
         header.insert(rng.randrange(len(header) + 1), rng.choice(["number", "phone", "to"]))
     delimiter = rng.choice([",", ";", "\t"]) if len(header) > 1 else ","
     buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=delimiter, lineterminator=rng.choice(["\n", "\r\n"]))
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator=rng.choice(["\n", "\r\n", "\r"]))
     writer.writerow(header)
     width = len(header)
     for _ in range(rng.randint(1, 60)):
