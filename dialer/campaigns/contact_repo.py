@@ -63,8 +63,32 @@ class ContactRepo:
         """
         if len({c.number for c in contacts}) != len(contacts):
             raise ValueError("a number appears twice in the contacts to add")
+        if atomic and contacts:
+            try:
+                return self._add_chunks(cid, contacts, default_tz, counts, atomic, fresh=True)
+            except redis.WatchError:
+                pass  # the contacts hash changed meanwhile: look every number up
+        return self._add_chunks(cid, contacts, default_tz, counts, atomic, fresh=False)
+
+    def _add_chunks(self, cid: str, contacts: Sequence[Contact], default_tz: str,
+                    counts: Mapping[str, int] | None, atomic: bool, fresh: bool) -> list[int]:
+        """``fresh``: WATCH the contacts hash and, when it is empty, tell ADD_CONTACTS that
+        no number of this transaction can be in it (none before, the numbers distinct, the
+        hash unchanged until EXEC or ``WatchError``), so it skips the look-up."""
         k = self.keys
-        pipe = self.r.pipeline(transaction=atomic)
+        with self.r.pipeline(transaction=atomic) as pipe:
+            if fresh:
+                pipe.watch(k.contacts(cid))
+                fresh = int(cast(Any, pipe.hlen(k.contacts(cid)))) == 0
+                if not fresh:
+                    pipe.unwatch()
+                pipe.multi()
+            return self._queue_chunks(pipe, cid, contacts, default_tz, counts, fresh)
+
+    def _queue_chunks(self, pipe: Any, cid: str, contacts: Sequence[Contact],
+                      default_tz: str, counts: Mapping[str, int] | None, fresh: bool
+                      ) -> list[int]:
+        k = self.keys
         sizes = []
         for start in range(0, len(contacts), ADD_CHUNK):
             chunk = contacts[start:start + ADD_CHUNK]
@@ -79,7 +103,7 @@ class ContactRepo:
                       *(k.queue(cid, z) for z in zones)],
                 args=[len(zones), *zones, len(chunk), numbers,
                       "\n".join(map(str, zis)) if len(zones) > 1 else "",
-                      payloads if payloads.strip("\n") else ""],
+                      payloads if payloads.strip("\n") else "", 1 if fresh else 0],
                 client=pipe)
             sizes.append(len(chunk))
         pairs = [v for name, n in (counts or {}).items() if n for v in (name, n)]

@@ -43,7 +43,8 @@ return {1, new}
 # KEYS[5] global dnc, KEYS[6..] one queue list per zone named in ARGV
 # ARGV[1] zone count z, ARGV[2..1+z] zone names (in the order of KEYS[6..]),
 # ARGV[2+z] contact count n, ARGV[3+z] numbers, ARGV[4+z] zone indices (1-based; ''
-# = all 1), ARGV[5+z] payloads ('' = all empty)
+# = all 1), ARGV[5+z] payloads ('' = all empty), ARGV[6+z] '1' when none of the numbers
+# can be in the contacts hash (the caller WATCHed it empty; skip the look-up), else '0'
 # Returns one flag per contact as a string of digits: 1 added, 0 duplicate, 2 global dnc,
 # 3 campaign dnc ('' = all added); or the single value -1 when the campaign no longer
 # takes contacts.
@@ -69,7 +70,9 @@ local function members(key)
 end
 local global, own = members(KEYS[5]), members(KEYS[4])
 local have = {}
-if redis.call('HLEN', KEYS[2]) > 0 then have = redis.call('HMGET', KEYS[2], unpack(nums)) end
+if ARGV[6 + z] ~= '1' and redis.call('HLEN', KEYS[2]) > 0 then
+  have = redis.call('HMGET', KEYS[2], unpack(nums))
+end
 local fields, pushes, flags = {}, {}, {}
 local nf = 0
 local dup, dnc = 0, 0

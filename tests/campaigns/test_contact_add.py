@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import cast
 
 import pytest
+import redis
 
 from dialer.campaigns import contact_repo
 from dialer.campaigns.lifecycle import Lifecycle
@@ -87,3 +88,48 @@ def test_a_closed_campaign_gets_nothing_from_any_chunk(life: Lifecycle,
         life.queue.add(cid, [], TZ, atomic=True, counts={"invalid_rows": 1})
     assert contacts_hash(life, cid) == {}
     assert life.repo.get(cid).count("invalid_rows") == 0
+
+
+def test_a_write_between_the_look_and_the_transaction_is_seen(
+        life: Lifecycle, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The empty-hash shortcut is taken under WATCH: a contact written by someone else
+    after the hash was seen empty makes the transaction retry with every number looked
+    up (that contact is a duplicate, its payload kept)."""
+    monkeypatch.setattr(contact_repo, "ADD_CHUNK", 2)
+    cid = life.create(spec())
+    other = redis.Redis.from_url(redis_url, decode_responses=True)
+    script = life.queue._add
+    calls: list[str] = []
+
+    def add_script(*, keys: list[str], args: list[object], client: object) -> object:
+        if not calls:
+            other.hset(life.queue.keys.contacts(cid), number(3), '{"n":"Theirs"}')
+        calls.append(str(args[-1]))
+        return script(keys=keys, args=args, client=client)
+
+    monkeypatch.setattr(life.queue, "_add", add_script)
+    flags = life.queue.add(cid, [Contact(number(i), TZ, "Mine") for i in range(1, 6)], TZ,
+                           atomic=True)
+    assert flags == [ADDED, ADDED, DUPLICATE, ADDED, ADDED]
+    assert calls == ["1", "1", "1", "0", "0", "0"]  # three chunks watched, then retried
+    stored = contacts_hash(life, cid)
+    assert stored[number(3)] == '{"n":"Theirs"}' and len(stored) == 5
+    assert queue(life, cid, TZ) == [number(i) for i in (1, 2, 4, 5)]
+    assert life.repo.get(cid).count("contacts") == 4
+
+
+def test_an_import_into_a_campaign_with_contacts_looks_every_number_up(
+        life: Lifecycle, monkeypatch: pytest.MonkeyPatch) -> None:
+    cid = life.create(spec())
+    life.queue.add(cid, [Contact(number(2), TZ)], TZ, atomic=True)
+    script = life.queue._add
+    fresh: list[str] = []
+
+    def add_script(*, keys: list[str], args: list[object], client: object) -> object:
+        fresh.append(str(args[-1]))
+        return script(keys=keys, args=args, client=client)
+
+    monkeypatch.setattr(life.queue, "_add", add_script)
+    flags = life.queue.add(cid, [Contact(number(i), TZ) for i in range(1, 4)], TZ,
+                           atomic=True)
+    assert flags == [ADDED, DUPLICATE, ADDED] and fresh == ["0"]
