@@ -52,6 +52,8 @@ class Contact(NamedTuple):
         """Compact JSON of what is not the number (``''`` when nothing): the same text as
         ``json.dumps({"n", "c", "z", "f"}, separators=(",", ":"), ensure_ascii=False)``,
         built from its parts (a contact with only a name is most of an import)."""
+        if not (self.custom_field or self.fields) and self.tz == default_tz:  # the usual
+            return '{"n":' + _quoted(self.name) + "}" if self.name else ""
         parts = []
         if self.name:
             parts.append('"n":' + _quoted(self.name))
