@@ -2,6 +2,10 @@
 
     python -m bench.bench_campaign_import [ROWS]
 
+Three files: numbers with names, numbers only, and ``mixed`` (name, time zone, custom field
+and an extra column; every 20th number invalid, every 50th a duplicate of the row before,
+one in 100 on the global do-not-call list): its rates count every row, imported or not.
+
 Uses ``DIALER_BENCH_REDIS_URL`` when set (a database it may flush), else the bundled
 redis-server in a temporary directory. Memory per pending contact is Redis's
 ``used_memory`` growth divided by the contacts imported (the contacts hash + zone queue).
@@ -38,13 +42,28 @@ def make_csv(rows: int, names: bool) -> bytes:
     return (header + body).encode()
 
 
+def make_mixed_csv(rows: int) -> tuple[bytes, list[str]]:
+    """The mixed file and its do-not-call numbers."""
+    lines, dnc = ["number,name,timezone,custom_field,city"], []
+    for i in range(rows):
+        number = "12345" if i % 20 == 7 else f"+9197{i - (i % 50 == 49):08d}"
+        if i % 100 == 3:
+            dnc.append(number)
+        zone = "Asia/Dubai" if i % 10 == 5 else ""
+        lines.append(f"{number},Customer {i},{zone},order-{i},Pune")
+    return ("\n".join(lines) + "\n").encode(), dnc
+
+
 def run(url: str, rows: int) -> dict[str, Any]:
     client = redis.Redis.from_url(url, decode_responses=True)
     client.flushdb()
     life = Lifecycle.connect(client, load_settings(redis_url=url, accounts=[ACCOUNT]))
     out: dict[str, Any] = {"bench": "campaign_import", "rows": rows}
-    for label, names in (("with_names", True), ("numbers_only", False)):
-        data = make_csv(rows, names)
+    mixed, dnc = make_mixed_csv(rows)
+    life.repo.add_dnc(dnc)
+    files = (("with_names", make_csv(rows, True)), ("numbers_only", make_csv(rows, False)),
+             ("mixed", mixed))
+    for label, data in files:
         cid = life.create({"name": f"bench {label}", "app_id": "1"})
         gc.collect()
         before = int(client.info("memory")["used_memory"])
@@ -52,7 +71,8 @@ def run(url: str, rows: int) -> dict[str, Any]:
         report = life.import_contacts(cid, data)
         seconds, cpu_seconds = time.perf_counter() - start, cpu_s(client) - cpu
         after = int(client.info("memory")["used_memory"])
-        out[label] = {"imported": report.imported, "seconds": round(seconds, 2),
+        out[label] = {"imported": report.imported, "skipped": report.skipped,
+                      "seconds": round(seconds, 2),
                       "rows_per_s": round(rows / seconds),
                       "rows_per_cpu_s": round(rows / cpu_seconds),
                       "redis_bytes_per_contact": round((after - before) / report.imported, 1)}

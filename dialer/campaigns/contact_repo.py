@@ -19,11 +19,12 @@ import redis
 from dialer.campaigns import lua
 from dialer.campaigns.keys import CampaignKeys
 from dialer.campaigns.models import CampaignStateError
-from dialer.campaigns.queue import Contact
+from dialer.campaigns.queue import ADDED, Contact
 from dialer.keys import Keys
 from dialer.store import make_attempt_id, unwritten_attempt, with_defaults
 
-ADD_CHUNK = 1000  # contacts per ADD_CONTACTS call
+ADD_CHUNK = 1000  # contacts per ADD_CONTACTS call (its Lua unpacks 2 values per contact)
+_FLAG_OF = {str(f): f for f in range(4)}  # ADD_CONTACTS' flag digits
 
 
 @dataclass(frozen=True)
@@ -57,21 +58,54 @@ class ContactRepo:
         ``atomic``: every chunk in one MULTI/EXEC, so that all of them are written or none;
         ``counts``: campaign counters to add in the same round (rows not added: invalid,
         duplicates within the file). Raises ``CampaignStateError`` when the campaign no
-        longer takes contacts (nothing written).
+        longer takes contacts (nothing written), ``ValueError`` when a number appears
+        twice in ``contacts`` (the importer reports those as duplicates of a line).
         """
+        if len({c.number for c in contacts}) != len(contacts):
+            raise ValueError("a number appears twice in the contacts to add")
+        if atomic and contacts:
+            try:
+                return self._add_chunks(cid, contacts, default_tz, counts, atomic, fresh=True)
+            except redis.WatchError:
+                pass  # the contacts hash changed meanwhile: look every number up
+        return self._add_chunks(cid, contacts, default_tz, counts, atomic, fresh=False)
+
+    def _add_chunks(self, cid: str, contacts: Sequence[Contact], default_tz: str,
+                    counts: Mapping[str, int] | None, atomic: bool, fresh: bool) -> list[int]:
+        """``fresh``: WATCH the contacts hash and, when it is empty, tell ADD_CONTACTS that
+        no number of this transaction can be in it (none before, the numbers distinct, the
+        hash unchanged until EXEC or ``WatchError``), so it skips the look-up."""
         k = self.keys
-        pipe = self.r.pipeline(transaction=atomic)
+        with self.r.pipeline(transaction=atomic) as pipe:
+            if fresh:
+                pipe.watch(k.contacts(cid))
+                fresh = int(cast(Any, pipe.hlen(k.contacts(cid)))) == 0
+                if not fresh:
+                    pipe.unwatch()
+                pipe.multi()
+            return self._queue_chunks(pipe, cid, contacts, default_tz, counts, fresh)
+
+    def _queue_chunks(self, pipe: Any, cid: str, contacts: Sequence[Contact],
+                      default_tz: str, counts: Mapping[str, int] | None, fresh: bool
+                      ) -> list[int]:
+        k = self.keys
+        sizes = []
         for start in range(0, len(contacts), ADD_CHUNK):
             chunk = contacts[start:start + ADD_CHUNK]
             zones: dict[str, int] = {}
-            triples: list[str | int] = []
-            for c in chunk:
-                zi = zones.setdefault(c.tz, len(zones) + 1)
-                triples += [c.number, zi, c.payload(default_tz)]
+            zis = [zones.setdefault(c.tz, len(zones) + 1) for c in chunk]
+            numbers = "\n".join([c.number for c in chunk])
+            payloads = "\n".join([c.payload(default_tz) for c in chunk])
+            if numbers.count("\n") != len(chunk) - 1 or payloads.count("\n") != len(chunk) - 1:
+                raise ValueError("a contact's number or payload holds a newline")
             self._add(
                 keys=[k.campaign(cid), k.contacts(cid), k.zones(cid), k.dnc(cid), k.global_dnc,
                       *(k.queue(cid, z) for z in zones)],
-                args=[len(zones), *zones, *triples], client=pipe)
+                args=[len(zones), *zones, len(chunk), numbers,
+                      "\n".join(map(str, zis)) if len(zones) > 1 else "",
+                      payloads if payloads.strip("\n") else "", 1 if fresh else 0],
+                client=pipe)
+            sizes.append(len(chunk))
         pairs = [v for name, n in (counts or {}).items() if n for v in (name, n)]
         if pairs:
             self._add_counts(keys=[k.campaign(cid)], args=pairs, client=pipe)
@@ -81,11 +115,15 @@ class ContactRepo:
         if pairs:
             results = results[:-1] if results[-1] != -1 else [-1]
         flags: list[int] = []
-        for result in results:
+        for size, result in zip(sizes, results, strict=False):
             if result == -1:
                 raise CampaignStateError(f"campaign {cid!r} no longer takes contacts",
                                          field="state")
-            flags.extend(int(f) for f in result)
+            digits = result.decode() if isinstance(result, bytes) else str(result)
+            flags += map(_FLAG_OF.__getitem__, digits) if digits else [ADDED] * size
+        if results == [-1]:
+            raise CampaignStateError(f"campaign {cid!r} no longer takes contacts",
+                                     field="state")
         return flags
 
     def take(self, cid: str, tz: str, n: int, max_concurrent: int,

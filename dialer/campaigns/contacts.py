@@ -20,6 +20,8 @@ NAME_MAX_LEN = 200
 FIELDS_MAX_BYTES = 1024
 KNOWN_COLUMNS = frozenset({"number", "name", "timezone", "tz", "time_zone", "custom_field",
                            "customfield"})
+# Contact(...) without its Python-level __new__ (one per imported row)
+_new_contact = tuple.__new__
 # Old IANA names phonenumbers still returns, to their current names.
 _ZONE_ALIASES = {"Asia/Calcutta": "Asia/Kolkata", "Asia/Katmandu": "Asia/Kathmandu",
                  "Asia/Saigon": "Asia/Ho_Chi_Minh", "Asia/Rangoon": "Asia/Yangon"}
@@ -60,6 +62,17 @@ def zone_of_number(e164: str) -> str | None:
     return _zone_of_prefix(e164[:-4]) if e164.startswith("+") and len(e164) > 8 else None
 
 
+def _may_exceed(fields: dict[str, str]) -> bool:
+    """Whether ``json.dumps(fields)`` can be longer than FIELDS_MAX_BYTES: it writes at most
+    12 characters per character (a non-BMP one as two \\u escapes), 2 quotes per string
+    and 4 separator characters per item (``": "``, ``", "``), so small fields need no
+    encoding to know they fit."""
+    chars = 0
+    for k, v in fields.items():
+        chars += len(k) + len(v)
+    return 12 * chars + 8 * len(fields) > FIELDS_MAX_BYTES
+
+
 def check_row(line: int, values: dict[str, str], default_tz: str, zone_from_number: bool
               ) -> Contact | RowError:
     """A :class:`Contact`, or a :class:`RowError` saying what is wrong with the row."""
@@ -74,29 +87,39 @@ def check_row(line: int, values: dict[str, str], default_tz: str, zone_from_numb
         return RowError(line, "holds a NUL byte (refused, not stripped)", "")
     if "__extra__" in values:
         return RowError(line, values["__extra__"], raw.strip())
-    if not raw.strip():
+    tz = (values.get("timezone") or values.get("tz") or values.get("time_zone") or "").strip()
+    custom = (values.get("custom_field") or values.get("customfield") or "").strip()
+    fields = {k: v.strip() for k, v in values.items()
+              if k not in KNOWN_COLUMNS and k and v.strip()}
+    return check_parts(line, raw, tz, values.get("name", "").strip(), custom, fields,
+                       default_tz, zone_from_number)
+
+
+def check_parts(line: int, raw: str, tz: str, name: str, custom: str, fields: dict[str, str],
+                default_tz: str, zone_from_number: bool) -> Contact | RowError:
+    """:func:`check_row` once its text is known to be clean UTF-8 without NUL bytes and its
+    columns are picked out: ``raw`` the number as typed, ``tz``, ``name`` and ``custom``
+    stripped (``''`` absent), ``fields`` the other non-blank columns, stripped."""
+    stripped = raw.strip()
+    if not stripped:
         return RowError(line, "missing number")
     try:
         number = normalize(raw, field="number")
     except InvalidNumberError as exc:
-        return RowError(line, str(exc), raw.strip()[:40])
-    tz = (values.get("timezone") or values.get("tz") or values.get("time_zone") or "").strip()
+        return RowError(line, str(exc), stripped[:40])
     if tz:
         try:
             zone(tz)
         except ValueError as exc:
             return RowError(line, f"timezone: {exc}", number)
     else:
-        tz = (zone_of_number(number) if zone_from_number else None) or default_tz
-    name = values.get("name", "").strip()
+        tz = ((_zone_of_prefix(number[:-4]) if zone_from_number and len(number) > 8
+               and number[0] == "+" else None) or default_tz)  # zone_of_number, inline
     if len(name) > NAME_MAX_LEN:
         return RowError(line, f"name is longer than {NAME_MAX_LEN} characters", number)
-    custom = (values.get("custom_field") or values.get("customfield") or "").strip()
     if len(custom) > CUSTOM_FIELD_MAX_LEN:
         return RowError(line, f"custom_field is longer than {CUSTOM_FIELD_MAX_LEN} characters",
                         number)
-    fields = {k: v.strip() for k, v in values.items()
-              if k not in KNOWN_COLUMNS and k and v.strip()}
-    if fields and len(json.dumps(fields)) > FIELDS_MAX_BYTES:
+    if fields and _may_exceed(fields) and len(json.dumps(fields)) > FIELDS_MAX_BYTES:
         return RowError(line, f"custom fields are larger than {FIELDS_MAX_BYTES} bytes", number)
-    return Contact(number, tz, name, custom, fields, line)
+    return _new_contact(Contact, (number, tz, name, custom, fields, line))

@@ -34,41 +34,77 @@ redis.call('SADD', KEYS[2], ARGV[4])
 return {1, new}
 """
 
-# Add contacts: each number once per campaign, do-not-call numbers suppressed.
+# Add contacts: each number once per campaign, do-not-call numbers suppressed. A chunk
+# travels as three newline-joined strings (a few arguments to pack instead of three per
+# contact; E.164 numbers, zone indices and compact JSON never hold a newline) and is
+# written with one HMGET / SMISMEMBER / HSET / RPUSH per chunk, not one call per contact.
+# The numbers of one chunk are distinct (the caller checks).
 # KEYS[1] campaign hash, KEYS[2] contacts hash, KEYS[3] zones set, KEYS[4] campaign dnc,
 # KEYS[5] global dnc, KEYS[6..] one queue list per zone named in ARGV
 # ARGV[1] zone count z, ARGV[2..1+z] zone names (in the order of KEYS[6..]),
-# then triples: number, zone index (1-based), payload
-# Returns one flag per contact: 1 added, 0 duplicate, 2 global dnc, 3 campaign dnc;
-# or the single value -1 when the campaign no longer takes contacts.
+# ARGV[2+z] contact count n, ARGV[3+z] numbers, ARGV[4+z] zone indices (1-based; ''
+# = all 1), ARGV[5+z] payloads ('' = all empty), ARGV[6+z] '1' when none of the numbers
+# can be in the contacts hash (the caller WATCHed it empty; skip the look-up), else '0'
+# Returns one flag per contact as a string of digits: 1 added, 0 duplicate, 2 global dnc,
+# 3 campaign dnc ('' = all added); or the single value -1 when the campaign no longer
+# takes contacts.
 ADD_CONTACTS = """
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st or st == 'completed' or st == 'cancelled' then return -1 end
 local z = tonumber(ARGV[1])
-local flags = {}
-local added, dup, dnc = 0, 0, 0
-for i = 2 + z, #ARGV, 3 do
-  local num = ARGV[i]
-  local flag
-  if redis.call('SISMEMBER', KEYS[5], num) == 1 then flag = 2
-  elseif redis.call('SISMEMBER', KEYS[4], num) == 1 then flag = 3
-  elseif redis.call('HSETNX', KEYS[2], num, ARGV[i + 2]) == 1 then
-    local zi = tonumber(ARGV[i + 1])
-    redis.call('RPUSH', KEYS[5 + zi], num)
-    flag = 1
-  else flag = 0 end
-  if flag == 1 then added = added + 1 elseif flag == 0 then dup = dup + 1
-  else dnc = dnc + 1 end
-  flags[#flags + 1] = flag
+local n = tonumber(ARGV[2 + z])
+local function split(s)
+  if s == '' then return nil end
+  local out, pos = {}, 1
+  for i = 1, n do
+    local e = string.find(s, '\\n', pos, true)
+    if e then out[i] = string.sub(s, pos, e - 1); pos = e + 1
+    else out[i] = string.sub(s, pos); pos = #s + 2 end
+  end
+  return out
 end
+local nums, zis, pays = split(ARGV[3 + z]), split(ARGV[4 + z]), split(ARGV[5 + z])
+local function members(key)
+  if redis.call('SCARD', key) == 0 then return {} end
+  return redis.call('SMISMEMBER', key, unpack(nums))
+end
+local global, own = members(KEYS[5]), members(KEYS[4])
+local have = {}
+if ARGV[6 + z] ~= '1' and redis.call('HLEN', KEYS[2]) > 0 then
+  have = redis.call('HMGET', KEYS[2], unpack(nums))
+end
+local fields, pushes, flags = {}, {}, {}
+local nf = 0
+local dup, dnc = 0, 0
+for i = 1, n do
+  local num = nums[i]
+  if global[i] == 1 then flags[i] = 2; dnc = dnc + 1
+  elseif own[i] == 1 then flags[i] = 3; dnc = dnc + 1
+  elseif have[i] then flags[i] = 0; dup = dup + 1
+  else
+    fields[nf + 1] = num
+    fields[nf + 2] = pays and pays[i] or ''
+    nf = nf + 2
+    local zi = zis and tonumber(zis[i]) or 1
+    local push = pushes[zi]
+    if not push then push = {}; pushes[zi] = push end
+    push[#push + 1] = num
+  end
+end
+local added = nf / 2
+if nf > 0 then redis.call('HSET', KEYS[2], unpack(fields)) end
+for zi, push in pairs(pushes) do redis.call('RPUSH', KEYS[5 + zi], unpack(push)) end
 for j = 1, z do
   if redis.call('EXISTS', KEYS[5 + j]) == 1 then redis.call('SADD', KEYS[3], ARGV[1 + j]) end
 end
 redis.call('HINCRBY', KEYS[1], 'contacts', added)
 redis.call('HINCRBY', KEYS[1], 'duplicates', dup)
 redis.call('HINCRBY', KEYS[1], 'suppressed', dnc)
-return flags
+if added == n then return '' end
+for i = 1, n do flags[i] = flags[i] or 1 end
+return table.concat(flags)
 """
+
 
 # Count an import's rows that were not added (invalid, duplicates within the file) with
 # ADD_CONTACTS' own state check, so that one transaction writes the contacts and their
