@@ -13,7 +13,6 @@ itself, and verdicts are cached by the typed string (agents' numbers repeat).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import NoReturn
 
 import phonenumbers
@@ -54,12 +53,33 @@ def reference_e164(typed: str, region: str) -> str | None:
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
 
 
-@lru_cache(maxsize=VERDICT_CACHE_SIZE)
+# Verdicts by region and typed string: a dict emptied when it holds VERDICT_CACHE_SIZE
+# (a hit or a miss costs a dict look-up, where an LRU's bookkeeping cost more than a
+# fresh verdict of the usual shapes; the numbers that repeat come back at once).
+_VERDICTS: dict[str, dict[str, str | None]] = {}
+
+
+def clear_verdicts() -> None:
+    """Forget every remembered verdict (tests: every verdict computed afresh)."""
+    _VERDICTS.clear()
+
+
 def _e164(typed: str, region: str) -> str | None:
+    try:
+        known = _VERDICTS[region]
+    except KeyError:
+        known = _VERDICTS[region] = {}
+    try:
+        return known[typed]
+    except KeyError:
+        pass
     fast = phone_plan.e164(typed, region)
     if fast is phone_plan.UNSURE:
-        return reference_e164(typed, region)
+        fast = reference_e164(typed, region)
     assert fast is None or isinstance(fast, str)
+    if len(known) >= VERDICT_CACHE_SIZE:
+        known.clear()
+    known[typed] = fast
     return fast
 
 

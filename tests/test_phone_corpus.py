@@ -27,7 +27,7 @@ def expected() -> list[tuple[str, str]]:
 
 
 def _fresh() -> None:
-    phone._e164.cache_clear()  # every verdict computed, none remembered from other tests
+    phone.clear_verdicts()  # every verdict computed, none remembered from other tests
 
 
 def test_corpus_is_large_varied_and_deterministic() -> None:
