@@ -57,6 +57,7 @@ def reference_e164(typed: str, region: str) -> str | None:
 # (a hit or a miss costs a dict look-up, where an LRU's bookkeeping cost more than a
 # fresh verdict of the usual shapes; the numbers that repeat come back at once).
 _VERDICTS: dict[str, dict[str, str | None]] = {}
+_UNKNOWN = object()
 
 
 def clear_verdicts() -> None:
@@ -65,14 +66,12 @@ def clear_verdicts() -> None:
 
 
 def _e164(typed: str, region: str) -> str | None:
-    try:
-        known = _VERDICTS[region]
-    except KeyError:
+    known = _VERDICTS.get(region)
+    if known is None:
         known = _VERDICTS[region] = {}
-    try:
-        return known[typed]
-    except KeyError:
-        pass
+    verdict = known.get(typed, _UNKNOWN)  # (a KeyError raised per miss costs more)
+    if verdict is not _UNKNOWN:
+        return verdict  # type: ignore[return-value]
     fast = phone_plan.e164(typed, region)
     if fast is phone_plan.UNSURE:
         fast = reference_e164(typed, region)
