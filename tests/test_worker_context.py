@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import redis
+from redis.sentinel import SentinelConnectionPool
 
 from dialer.dialing import place_attempt
 from dialer.store import NewCall
@@ -69,3 +70,17 @@ def test_a_call_is_placed_through_it(app: Any) -> None:
     assert dial.store.take_due(1) == [call.attempt_id]
     assert place_attempt(dial, call.attempt_id) == "waiting:transport"
     assert dial.store.get_attempt(call.attempt_id)["state"] == "pending"
+
+
+def test_through_sentinel_the_thread_uses_the_pooled_client(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """A held connection would stay on a demoted primary after a failover: with Sentinel
+    the thread's context takes a connection per command, as the process's client does."""
+    monkeypatch.setattr(context, "_ctx", None)
+    app = SimpleNamespace(dialer_settings=unit_settings(
+        redis_url="sentinel://127.0.0.1:1;sentinel://127.0.0.1:2/0"))
+    dial = context.dial(app)  # nothing connects until a command runs
+    shared = context.get(app)
+    assert isinstance(shared.redis.connection_pool, SentinelConnectionPool)
+    assert dial.store.r is shared.redis and dial.store.r.connection is None
+    assert dial is not shared.dial and dial.clients is shared.dial.clients

@@ -5,7 +5,10 @@ A pool thread that places calls has a :class:`~dialer.dialing.DialContext` of it
 keeps one connection of the process's pool for the thread (``single_connection_client``),
 so that a placed call's round trips do not take a connection from the pool and check it
 for each (about a third of a short script's client time). One connection per thread
-that dials: the threads, prefork and solo pools keep their threads.
+that dials: the threads, prefork and solo pools keep their threads. Not with Redis
+Sentinel: a connection held through a failover would stay on the demoted primary (a
+script's ``READONLY`` does not drop it, where the pool re-resolves the master for every
+new connection), so there the thread's context uses the process's pooled client.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import redis
 from celery import Celery
 from celery.signals import worker_process_init
+from redis.sentinel import SentinelConnectionPool
 
 from dialer.campaigns.dnd import make_dnd_hook
 from dialer.campaigns.gate import make_gate
@@ -98,8 +102,13 @@ def dial(app: Celery) -> DialContext:
     mine = getattr(_local, "dial", None)
     if mine is None or mine[0] is not ctx:
         shared = ctx.dial
-        client = redis.Redis(connection_pool=ctx.redis.connection_pool,
-                             single_connection_client=True)
+        pool = ctx.redis.connection_pool
+        if isinstance(pool, SentinelConnectionPool):
+            # a held connection would stay on a demoted primary after a failover (a
+            # script's READONLY does not drop it): a sentinel client takes one per command
+            client = ctx.redis
+        else:
+            client = redis.Redis(connection_pool=pool, single_connection_client=True)
         mine = _local.dial = (ctx, _dial_context(ctx.settings, client, shared.clients,
                                                  gate=shared.gate, on_dnd=shared.on_dnd))
     return mine[1]
