@@ -20,10 +20,16 @@ every decision is the one the steps took:
   optionally let the agent go and cool the account down (a 429).
 
 Keys that depend on the call (its account's limiter and agent) are built here from the
-prefixes of :mod:`dialer.keys`.
+prefixes of :mod:`dialer.keys`. :data:`PREPARE` and :data:`SETTLE` take their ~20
+arguments as one JSON list of strings (:func:`packed`): the client encodes one argument
+instead of twenty (a third of a script's client time), and the script reads the same
+strings in ``ARGV`` as it would have.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Iterable
 
 from dialer.caps_lua import TAKE
 from dialer.lua import WORKER_FNS
@@ -34,10 +40,20 @@ _FNS = PRELUDE + WORKER_FNS + ACQUIRE_FN + CONFIRM_FN
 if not TAKE.startswith(CLOCK):
     raise AssertionError("dialer.caps_lua.TAKE no longer starts with the clock prelude")
 _TAKE_BODY = TAKE[len(CLOCK):]  # ARM's own clock serves it: one TIME per script
+# The arguments of PREPARE and SETTLE arrive as one JSON list of strings (see packed):
+# ARGV below is that list.
+_UNPACK = "local ARGV = cjson.decode(ARGV[1])\n"
+
+
+def packed(args: Iterable[object]) -> str:
+    """The one argument of :data:`PREPARE` / :data:`SETTLE`: their arguments as a JSON
+    list of the strings Redis would have passed them (``str`` of each)."""
+    return json.dumps([a if isinstance(a, str) else str(a) for a in args],
+                      ensure_ascii=False, separators=(",", ":"))
 
 # KEYS[1] attempt, KEYS[2] pending, KEYS[3] dialing, KEYS[4] due, KEYS[5] call,
 # KEYS[6] events
-# ARGV[1] attempt id, ARGV[2] claim token, ARGV[3] events maxlen,
+# ARGV (packed): [1] attempt id, ARGV[2] claim token, ARGV[3] events maxlen,
 # ARGV[4] 'claim' (claim it first) | 'continue' (claimed already, under ARGV[2]),
 # ARGV[5] '1': stop after the claim for a campaign call (its gate runs first),
 # ARGV[6] JSON list of the configured accounts,
@@ -53,7 +69,7 @@ _TAKE_BODY = TAKE[len(CLOCK):]  # ARM's own clock serves it: one TIME per script
 #   'gate', 'account' (claimed; stopped before the agent), 'agent' (busy: waits),
 #   'ratelimit' (denied: waits), 'go' (slot taken; detail 'marked': posting marked, POST
 #   it; 'unmarked': ARM marks it).
-PREPARE = _FNS + """
+PREPARE = _FNS + _UNPACK + """
 local akey, ckey, events, maxlen = KEYS[1], KEYS[5], KEYS[6], ARGV[3]
 local attempt_id, token = ARGV[1], ARGV[2]
 if ARGV[4] == 'claim' then
@@ -143,7 +159,7 @@ return out
 # KEYS[8] limiter log, KEYS[9] its look-ups' log ('' = no slot to confirm),
 # KEYS[10] limiter cool-down mark, KEYS[11] limiter counts ('' = no cool-down),
 # KEYS[12] agent ('' = keep holding it)
-# ARGV[1] attempt id, ARGV[2] claim token, ARGV[3] events maxlen,
+# ARGV (packed): [1] attempt id, ARGV[2] claim token, ARGV[3] events maxlen,
 # ARGV[4] 'outcome' | 'release', ARGV[5] new state (outcome), ARGV[6] call sid,
 # ARGV[7] zset delay ms (outcome) | wait ms (release), ARGV[8] detail | reason,
 # ARGV[9] slot member, ARGV[10] cool-down ms, ARGV[11] counter to increment (release),
@@ -151,7 +167,7 @@ return out
 # ARGV[13] backoff cap ms, ARGV[14] the factor the wait is stretched by (jitter),
 # ARGV[15..18] the call's account, campaign_id, custom_field, idem_key (for the events)
 # Returns {1|0, state}.
-SETTLE = _FNS + """
+SETTLE = _FNS + _UNPACK + """
 local akey, ckey, events, maxlen = KEYS[1], KEYS[4], KEYS[6], ARGV[3]
 local attempt_id, token = ARGV[1], ARGV[2]
 if KEYS[8] ~= '' and ARGV[9] ~= '' then confirm_slot(KEYS[8], KEYS[9], ARGV[9]) end

@@ -151,12 +151,13 @@ class WorkerPath:
         raw = self._prepare(
             keys=[k.attempt(attempt_id), k.pending, k.dialing, k.due,
                   k.call(call_id_of(attempt_id)), k.events],
-            args=[attempt_id, claim, EVENTS_MAXLEN, "continue" if resume else "claim",
-                  1 if gate else 0, json.dumps(terms.accounts), terms.agent_max_calls,
-                  terms.agent_hold_ms, max(0, agent_wait_ms), k.attempt_prefix,
-                  k.agent_prefix, k.ratelimit_prefix, json.dumps(RATELIMIT_PARTS), limit,
-                  window_us, member or secrets.token_hex(8), "dial", most, reserve,
-                  repr(float(stretch)), mark],
+            args=[lua_dispatch.packed((
+                attempt_id, claim, EVENTS_MAXLEN, "continue" if resume else "claim",
+                1 if gate else 0, json.dumps(terms.accounts), terms.agent_max_calls,
+                terms.agent_hold_ms, max(0, agent_wait_ms), k.attempt_prefix,
+                k.agent_prefix, k.ratelimit_prefix, json.dumps(RATELIMIT_PARTS), limit,
+                window_us, member or secrets.token_hex(8), "dial", most, reserve,
+                repr(float(stretch)), mark))],
         )
         what, detail, agent, *flat = (str(v) for v in raw)
         return Prepared(what, detail, agent, dict(zip(flat[::2], flat[1::2], strict=True)))
@@ -194,11 +195,12 @@ class WorkerPath:
                   rl[0] if member else "", rl[1] if member else "",
                   rl[3] if cooling else "", rl[4] if cooling else "",
                   k.agent(account, agent) if agent else ""],
-            args=[attempt_id, claim, EVENTS_MAXLEN, "outcome" if state else "release",
-                  state.value if state else "", call_sid,
-                  max(0, check_after_ms if state else wait_ms), detail[:500], member,
-                  max(1, cool_down_ms), counter, backoff_ms[0], backoff_ms[1],
-                  repr(float(stretch)), account, call.get("campaign_id", ""),
-                  call.get("custom_field", ""), call.get("idem_key", "")],
+            args=[lua_dispatch.packed((
+                attempt_id, claim, EVENTS_MAXLEN, "outcome" if state else "release",
+                state.value if state else "", call_sid,
+                max(0, check_after_ms if state else wait_ms), detail[:500], member,
+                max(1, cool_down_ms), counter, backoff_ms[0], backoff_ms[1],
+                repr(float(stretch)), account, call.get("campaign_id", ""),
+                call.get("custom_field", ""), call.get("idem_key", "")))],
         )
         return bool(int(ok)), str(new)

@@ -390,3 +390,26 @@ def test_a_capped_attempt_is_never_marked_posting(store: Store, clean_env: Any) 
     assert place_attempt(ctx, second) == "capped"
     assert client.sent[1:] == [] and client.marks == [("prepare", "0")]
     assert not store.get_attempt(second).get("posting_at")
+
+
+@pytest.mark.parametrize("message", ['refused: "quoted", [1, 2] {"a": 1}', "नमस्ते \U0001F4DE",
+                                     "nul \x00 and \\ backslash", ""])
+def test_what_the_scripts_are_given_arrives_as_written(store: Store, clean_env: Any,
+                                                        message: str) -> None:
+    """The scripts around the POST take their arguments as one JSON list: a refusal's
+    message with quotes, brackets, non-ASCII, a NUL or nothing is recorded unchanged, and
+    so are the call's custom field and idempotency key in its events."""
+    error = AuthenticationError(message, http_status=401)
+    client = FakeClient(PostResult(Outcome.NOT_PLACED, error=error))
+    (c,) = store.create_calls([NewCall("main", "connect",
+                                       {"From": AGENT, "To": CUSTOMER,
+                                        "CallerId": "08030752400"}, {},
+                                       custom_field='cf "1" नमस्ते',
+                                       idem_key="key [1]")], delay_ms=0)
+    assert place_attempt(context(store, client), c.attempt_id) == "rejected"
+    assert message in str(error)
+    assert store.get_attempt(c.attempt_id)["detail"] == str(error)
+    events = [e for _, e in store.r.xrange(store.keys.events)
+              if e.get("attempt_id") == c.attempt_id]
+    assert events and all(e["custom_field"] == 'cf "1" नमस्ते'
+                          and e["idempotency_key"] == "key [1]" for e in events)

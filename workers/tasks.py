@@ -81,7 +81,7 @@ def _beat_sends_no_sent_events(sender: Any = None, **_: Any) -> None:
 
 @app.task(name=names.PLACE_CALL)
 def place_call(attempt_id: str) -> str:
-    return place_attempt(context.get(app).dial, attempt_id)
+    return place_attempt(context.dial(app), attempt_id)
 
 
 @app.task(name=names.ENQUEUE_CALL)

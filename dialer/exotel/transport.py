@@ -12,21 +12,56 @@ per POST on the benchmark machine). Cookies are not kept: Exotel's API sets none
 request can be prepared ahead of its sending (:meth:`Transport.prepare`, then
 :meth:`Transport.send_prepared`), so that a POST that must follow a write at once (the
 attempt's posting mark) has nothing left to build.
+
+The body is encoded here as requests would (``application/x-www-form-urlencoded`` or
+JSON, with its ``Content-Length``), without requests' per-call type probing; a request
+whose adapter is the session's plain :class:`~requests.adapters.HTTPAdapter` and whose
+host no proxy applies to goes straight to the adapter's urllib3 pool for its host (found
+once per host; the same pool, retries, timeouts and TLS settings the adapter would use),
+and urllib3's errors become the requests exceptions the adapter raises for them, so
+that what was sent and what was not is judged the same (:mod:`dialer.exotel.classify`).
+Any other request (a proxy, a caller's own adapter) goes through the adapter's ``send``.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import time
-from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, NamedTuple, cast
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from pydantic import SecretStr
 from requests.adapters import HTTPAdapter
 from requests.auth import _basic_auth_str
+from requests.exceptions import (
+    ConnectionError,
+    ConnectTimeout,
+    InvalidHeader,
+    InvalidJSONError,
+    ProxyError,
+    ReadTimeout,
+    RetryError,
+    SSLError,
+)
 from requests.hooks import default_hooks
 from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers, select_proxy
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    ResponseError,
+)
+from urllib3.exceptions import HTTPError as _HTTPError
+from urllib3.exceptions import InvalidHeader as _InvalidHeader
+from urllib3.exceptions import ProxyError as _ProxyError
+from urllib3.exceptions import SSLError as _SSLError
 
 from dialer import __version__
 from dialer.exotel import responses
@@ -34,6 +69,14 @@ from dialer.exotel import responses
 log = logging.getLogger("dialer.exotel")
 
 URL_CACHE_SIZE = 256  # encoded URLs kept (the POST URLs, and GETs of calls still polled)
+FORM = "application/x-www-form-urlencoded"
+
+
+class _Route(NamedTuple):
+    """Where a host's requests go on the lean path: the adapter's pool for the host."""
+
+    pool: Any  # urllib3.HTTPConnectionPool (None: not lean, use the adapter's send)
+    adapter: HTTPAdapter
 
 
 def without_userinfo(url: str) -> str:
@@ -65,6 +108,8 @@ class Transport:
         self._session = session if session is not None else new_session(pool_maxsize)
         self._env: dict[str, dict[str, Any]] = {}
         self._urls: dict[str, str] = {}
+        self._routes: dict[str, _Route] = {}
+        self._url_timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         # the Authorization header's value, built once; a SecretStr keeps it out of reprs
         self._auth = SecretStr(_basic_auth_str(api_key, api_token.get_secret_value()))
 
@@ -103,14 +148,34 @@ class Transport:
     def prepare(self, method: str, url: str, *, data: Any = None, json: Any = None
                 ) -> requests.PreparedRequest:
         """The request as it will be sent (headers, body); bad URLs raise here, as
-        requests' ``prepare`` would. Nothing is sent."""
+        requests' ``prepare`` would. Nothing is sent.
+
+        ``data``: form fields (a mapping or a list of pairs; ``None`` values left out),
+        ``json``: a JSON body — encoded as requests' ``prepare_body`` does."""
         prepared = requests.PreparedRequest()
         prepared.method = method.upper()
         prepared.url = self._encoded_url(url)
-        headers = {**self._session.headers, "Authorization": self._auth.get_secret_value()}
-        prepared.headers = CaseInsensitiveDict(cast(dict[str, str], headers))
+        headers = CaseInsensitiveDict(cast(dict[str, str], {
+            **self._session.headers, "Authorization": self._auth.get_secret_value()}))
+        body: str | bytes | None = None
+        kind = None
+        if data:
+            body, kind = form_body(data), FORM
+        elif json is not None:
+            try:
+                body = jsonlib.dumps(json, allow_nan=False).encode("utf-8")
+            except ValueError as exc:
+                raise InvalidJSONError(exc, request=prepared) from None
+            kind = "application/json"
+        if body:
+            headers["Content-Length"] = str(len(body))
+        elif prepared.method not in ("GET", "HEAD"):
+            headers["Content-Length"] = "0"
+        if kind and "content-type" not in headers:
+            headers["Content-Type"] = kind
+        prepared.headers = headers
         prepared.hooks = default_hooks()
-        prepared.prepare_body(data, None, json)
+        prepared.body = body
         return prepared
 
     def send(self, method: str, url: str, **kw: Any) -> requests.Response:
@@ -132,11 +197,14 @@ class Transport:
               start: float) -> requests.Response:
         try:
             env = self.environment(url)
-            adapter = self._session.get_adapter(str(prepared.url))
-            resp = adapter.send(prepared, stream=False, timeout=self._timeout,
-                                verify=env["verify"], cert=env["cert"],
-                                proxies=env["proxies"])
-            resp.content  # noqa: B018 -- read the whole body now, as Session.send does
+            route = self._route(prepared, env)
+            if route.pool is None:
+                resp = route.adapter.send(prepared, stream=False, timeout=self._timeout,
+                                          verify=env["verify"], cert=env["cert"],
+                                          proxies=env["proxies"])
+                resp.content  # noqa: B018 -- read the whole body now, as Session.send does
+            else:
+                resp = self._send_lean(prepared, route)
         except requests.RequestException as exc:
             self._log_failure(method, url, start, exc)
             raise
@@ -145,11 +213,100 @@ class Transport:
         log.log(level, "%s %s -> %d in %.0f ms", method, url, resp.status_code, elapsed_ms)
         return resp
 
+    def _route(self, prepared: requests.PreparedRequest, env: dict[str, Any]) -> _Route:
+        """The pool a request to ``prepared.url``'s host goes to on the lean path, found
+        once per host (again when the pool manager has closed it); ``pool`` None: the
+        adapter's ``send`` (a proxy applies, or the adapter is not a plain HTTPAdapter)."""
+        url = str(prepared.url)
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        route = self._routes.get(origin)
+        if route is not None and (route.pool is None or route.pool.pool is not None):
+            return route
+        adapter = self._session.get_adapter(url)
+        if type(adapter) is not HTTPAdapter or select_proxy(url, env["proxies"]):
+            route = _Route(None, cast(HTTPAdapter, adapter))
+        else:
+            try:
+                pool = adapter.get_connection_with_tls_context(
+                    prepared, env["verify"], proxies=env["proxies"], cert=env["cert"])
+            except urllib3.exceptions.LocationValueError as exc:
+                raise requests.exceptions.InvalidURL(exc, request=prepared) from None
+            adapter.cert_verify(pool, url, env["verify"], env["cert"])
+            route = _Route(pool, adapter)
+        self._routes[origin] = route
+        return route
+
+    def _send_lean(self, prepared: requests.PreparedRequest, route: _Route
+                   ) -> requests.Response:
+        """``prepared`` sent on its host's pool, its body read; urllib3's errors raised
+        as the requests exceptions ``HTTPAdapter.send`` raises for them."""
+        body = prepared.body
+        try:
+            raw = route.pool.urlopen(
+                method=prepared.method, url=prepared.path_url,
+                body=body, headers=prepared.headers, redirect=False,
+                assert_same_host=False, preload_content=True, decode_content=True,
+                retries=route.adapter.max_retries, timeout=self._url_timeout,
+                chunked=not (body is None or "Content-Length" in prepared.headers))
+        except (ProtocolError, OSError) as err:
+            raise ConnectionError(err, request=prepared) from None
+        except MaxRetryError as e:
+            reason = e.reason
+            if isinstance(reason, ConnectTimeoutError) and not isinstance(
+                    reason, NewConnectionError):
+                raise ConnectTimeout(e, request=prepared) from None
+            if isinstance(reason, ResponseError):
+                raise RetryError(e, request=prepared) from None
+            if isinstance(reason, _ProxyError):
+                raise ProxyError(e, request=prepared) from None
+            if isinstance(reason, _SSLError):
+                raise SSLError(e, request=prepared) from None
+            raise ConnectionError(e, request=prepared) from None
+        except ClosedPoolError as e:
+            raise ConnectionError(e, request=prepared) from None
+        except _ProxyError as e:
+            raise ProxyError(e) from None
+        except (_SSLError, _HTTPError) as e:
+            if isinstance(e, _SSLError):
+                raise SSLError(e, request=prepared) from None
+            if isinstance(e, ReadTimeoutError):
+                raise ReadTimeout(e, request=prepared) from None
+            if isinstance(e, _InvalidHeader):
+                raise InvalidHeader(e, request=prepared) from None
+            raise
+        resp = requests.Response()
+        resp.status_code = raw.status
+        resp.headers = CaseInsensitiveDict(raw.headers)
+        resp.encoding = get_encoding_from_headers(resp.headers)
+        resp.raw = raw
+        resp.reason = raw.reason
+        resp.url = str(prepared.url)
+        resp.request = prepared
+        resp.connection = route.adapter
+        resp._content = raw.data
+        resp._content_consumed = True  # type: ignore[attr-defined]
+        return resp
+
     @staticmethod
     def _log_failure(method: str, url: str, start: float, exc: Exception) -> None:
         elapsed_ms = (time.monotonic() - start) * 1000
         log.warning("%s %s failed after %.0f ms: %s", method, url, elapsed_ms,
                     type(exc).__name__)
+
+
+def form_body(data: Any) -> str:
+    """Form fields url-encoded as requests encodes them (``None`` values left out)."""
+    pairs = data.items() if hasattr(data, "items") else data
+    out: list[tuple[bytes, bytes]] = []
+    for k, vs in pairs:
+        if isinstance(vs, str | bytes) or not hasattr(vs, "__iter__"):
+            vs = [vs]
+        for v in vs:
+            if v is not None:
+                out.append((k.encode("utf-8") if isinstance(k, str) else k,
+                            v.encode("utf-8") if isinstance(v, str) else v))
+    return urlencode(out, doseq=True)
 
 
 def new_session(pool_maxsize: int) -> requests.Session:
