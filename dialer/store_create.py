@@ -93,6 +93,8 @@ class CreatePath:
         the failing one; the failing chunk not, or whole if only its reply was lost; none
         after it. Calling again with the same idempotency keys is safe either way.
         """
+        if not calls:
+            return []
         if len(calls) <= CREATE_CHUNK:
             return self._run_noted(len(calls), 0, *self.chunk_args(calls, delay_ms))
         return self._create_overlapped(calls, delay_ms)

@@ -87,13 +87,15 @@ def test_only_a_first_leg_failure_is_retried(redis_url: str, sim: Simulator,
 def test_subscribed_callbacks_carry_the_legs_and_need_no_lookup(
     redis_url: str, sim: Simulator, stack_factory: Any
 ) -> None:
-    stack = stack_factory()
+    # No look-up before 30 s: a callback delayed by a loaded machine past the module's
+    # 2 s would draw one; the calls end (and their callbacks arrive) within a second.
+    stack = stack_factory(poll_after_s=30.0, agent_poll_after_s=30.0)
     stack.start_all()
     producer = producer_for(stack)
     ids = [producer.enqueue({"from": number("98100", i, a), "to": number("98200", i, c)})
            for i, (a, c, _, _) in enumerate(CASES)]
     store = Store(redis.Redis.from_url(redis_url, decode_responses=True), Keys())
-    wait_for(lambda: all_final(store, ids), 60, "all calls final", interval_s=0.3)
+    wait_for(lambda: all_final(store, ids), 25, "all calls final", interval_s=0.3)
     assert [p for p in call_posts(sim) if "StatusCallbackEvents" not in str(p["params"])] == []
     gets = [r for r in sim.requests() if r.get("method") == "GET"]
     assert gets == []  # every decision came with its callback

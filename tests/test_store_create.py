@@ -297,3 +297,9 @@ def test_a_connection_dropped_under_a_chunk_sends_it_again_and_writes_it_once(
     assert store.counts()["calls"] == len(calls)
     assert store.r.zcard(store.keys.due) == len(calls)
     assert len(created_events(store.r)) == len(calls)
+
+
+def test_no_calls_write_nothing(store: Store) -> None:
+    assert store.create_calls([], delay_ms=0) == []
+    assert Producer(store.r, Settings(accounts=[ACCOUNT])).enqueue_many([]) == []
+    assert store.r.dbsize() == 0
