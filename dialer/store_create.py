@@ -24,7 +24,6 @@ from dialer.lua_create import CREATE_CALLS, CREATE_CHUNK, ID_LEN
 IMPLIED_PARAMS = {"CallType": "trans"}
 
 
-
 def _not_json(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
