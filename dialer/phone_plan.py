@@ -93,11 +93,6 @@ def _plan_for(country_code: int, region: str) -> _Plan | None:
     return _Plan(metadata)
 
 
-def _prefix_pattern(metadata: Any) -> re.Pattern[str] | None:
-    prefix = metadata.national_prefix_for_parsing if metadata is not None else None
-    return re.compile(prefix) if prefix else None
-
-
 class _Country:
     """A calling code: the metadata parse reads its numbers with, and is_valid_number."""
 
@@ -105,7 +100,8 @@ class _Country:
         self.code = code
         self.metadata = PhoneMetadata.metadata_for_region_or_calling_code(
             code, pnu.region_code_for_country_code(code))
-        self.national_prefix = _prefix_pattern(self.metadata)
+        self.national_prefix = (_NationalPrefix(self.metadata)
+                                if self.metadata is not None else None)
         regions = [str(r) for r in COUNTRY_CODE_TO_REGION_CODE.get(code, ())]
         self._single = _plan_for(code, regions[0]) if len(regions) == 1 else None
         # several regions share the code: the first whose leading digits match (or, with
@@ -146,7 +142,7 @@ class _Region:
         self.idd = re.compile(idd) if idd is not None else None
         self.own = str(metadata.country_code)
         self.country = _country(metadata.country_code)
-        self.national_prefix = _prefix_pattern(metadata)
+        self.national_prefix: _NationalPrefix | None = _NationalPrefix(metadata)
 
 
 @cache
@@ -163,54 +159,41 @@ def valid(country_code: int, nsn: str) -> bool:
     return _country(country_code).valid(nsn)
 
 
-def _strip(nsn: str, metadata: Any, prefix: re.Pattern[str] | None) -> str:
-    """parse's national prefix (and carrier code) stripping (phonenumbers'
-    ``_maybe_strip_national_prefix_carrier_code``, then its length test)."""
-    if prefix is None:
-        return nsn
-    found = prefix.match(nsn)
-    if found is None:
-        return nsn
-    plan = _stripping(metadata)
-    if plan.general is None or plan.transform:  # phonenumbers' own code
-        _, stripped, _ = pnu._maybe_strip_national_prefix_carrier_code(nsn, metadata)
-    else:  # without a transform rule: the prefix dropped unless only the whole is viable
-        stripped = nsn[found.end():]
-        if (plan.general.fullmatch(nsn) is not None
-                and plan.general.fullmatch(stripped) is None):
-            stripped = nsn
-    return nsn if plan.length_test(stripped) in _NOT_STRIPPED else stripped
-
-
-class _Stripping:
-    """What :func:`_strip` reads of a metadata: its general pattern (phonenumbers'
-    ``_match_national_number`` of a digit string is its full match), whether it has a
-    transform rule, and ``_test_number_length`` (it depends on the length alone)."""
+class _NationalPrefix:
+    """parse's national prefix (and carrier code) stripping for one metadata: phonenumbers'
+    ``_maybe_strip_national_prefix_carrier_code`` then its length test, from the metadata
+    compiled once (its general pattern: ``_match_national_number`` of a digit string is
+    its full match; ``_test_number_length`` depends on the length alone, so it is kept by
+    length); phonenumbers' own code for a metadata with a transform rule."""
 
     def __init__(self, metadata: Any) -> None:
         self.metadata = metadata
+        prefix = metadata.national_prefix_for_parsing
+        self.pattern = re.compile(prefix) if prefix else None
         general = _pattern(metadata.general_desc)
         self.general = re.compile(general) if general is not None else None
         self.transform = bool(metadata.national_prefix_transform_rule)
         self._lengths: dict[int, Any] = {}
 
-    def length_test(self, nsn: str) -> Any:
+    def strip(self, nsn: str) -> str:
+        found = self.pattern.match(nsn) if self.pattern is not None else None
+        if found is None:
+            return nsn
+        if self.general is None or self.transform:
+            _, stripped, _ = pnu._maybe_strip_national_prefix_carrier_code(nsn, self.metadata)
+        else:  # the prefix dropped unless only the whole is viable
+            stripped = nsn[found.end():]
+            if (self.general.fullmatch(nsn) is not None
+                    and self.general.fullmatch(stripped) is None):
+                stripped = nsn
+        return nsn if self._length_test(stripped) in _NOT_STRIPPED else stripped
+
+    def _length_test(self, nsn: str) -> Any:
         try:
             return self._lengths[len(nsn)]
         except KeyError:
             verdict = self._lengths[len(nsn)] = pnu._test_number_length(nsn, self.metadata)
             return verdict
-
-
-_STRIPPING: dict[int, _Stripping] = {}
-
-
-def _stripping(metadata: Any) -> _Stripping:
-    try:
-        return _STRIPPING[id(metadata)]
-    except KeyError:
-        plan = _STRIPPING[id(metadata)] = _Stripping(metadata)
-        return plan
 
 
 def _code_of(head: str) -> tuple[_Country, int] | None:
@@ -256,11 +239,11 @@ def _parse(plus: bool, digits: str, home: _Region) -> tuple[_Country, str] | obj
                     == pnu.ValidationResult.TOO_LONG):
                 nsn = rest
                 metadata, prefix = country.metadata, country.national_prefix
-    if metadata is None:
+    if metadata is None or prefix is None:
         return UNSURE
     if len(nsn) < 2:
         return None
-    nsn = _strip(nsn, metadata, prefix)
+    nsn = prefix.strip(nsn)
     if not 2 <= len(nsn) <= MAX_DIGITS:
         return None
     return country, nsn
