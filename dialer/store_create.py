@@ -181,9 +181,10 @@ class CreatePath:
         requests = []
         for c in calls:
             request = c.request
-            if request.get("CallType") == "trans":  # implied (IMPLIED_PARAMS): not stored
-                request = request.copy()
-                del request["CallType"]
+            for name, implied in IMPLIED_PARAMS.items():  # implied: not stored
+                if request.get(name) == implied:
+                    request = request.copy()
+                    del request[name]
             requests.append(dumps(request))
         args: list[Any] = [EVENTS_MAXLEN, delay_ms, k.call_prefix, k.idem_prefix, n, blob]
         for values in (

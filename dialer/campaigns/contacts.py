@@ -18,8 +18,9 @@ from dialer.phone import normalize
 
 NAME_MAX_LEN = 200
 FIELDS_MAX_BYTES = 1024
-KNOWN_COLUMNS = frozenset({"number", "name", "timezone", "tz", "time_zone", "custom_field",
-                           "customfield"})
+TZ_COLUMNS = ("timezone", "tz", "time_zone")  # a row's zone: the first non-empty of them
+CUSTOM_COLUMNS = ("custom_field", "customfield")  # its custom field, the same way
+KNOWN_COLUMNS = frozenset({"number", "name", *TZ_COLUMNS, *CUSTOM_COLUMNS})
 # Contact(...) without its Python-level __new__ (one per imported row)
 _new_contact = tuple.__new__
 # Old IANA names phonenumbers still returns, to their current names.
@@ -87,8 +88,8 @@ def check_row(line: int, values: dict[str, str], default_tz: str, zone_from_numb
         return RowError(line, "holds a NUL byte (refused, not stripped)", "")
     if "__extra__" in values:
         return RowError(line, values["__extra__"], raw.strip())
-    tz = (values.get("timezone") or values.get("tz") or values.get("time_zone") or "").strip()
-    custom = (values.get("custom_field") or values.get("customfield") or "").strip()
+    tz = next((values[c] for c in TZ_COLUMNS if values.get(c)), "").strip()
+    custom = next((values[c] for c in CUSTOM_COLUMNS if values.get(c)), "").strip()
     fields = {k: v.strip() for k, v in values.items()
               if k not in KNOWN_COLUMNS and k and v.strip()}
     return check_parts(line, raw, tz, values.get("name", "").strip(), custom, fields,
@@ -113,8 +114,7 @@ def check_parts(line: int, raw: str, tz: str, name: str, custom: str, fields: di
         except ValueError as exc:
             return RowError(line, f"timezone: {exc}", number)
     else:
-        tz = ((_zone_of_prefix(number[:-4]) if zone_from_number and len(number) > 8
-               and number[0] == "+" else None) or default_tz)  # zone_of_number, inline
+        tz = (zone_of_number(number) if zone_from_number else None) or default_tz
     if len(name) > NAME_MAX_LEN:
         return RowError(line, f"name is longer than {NAME_MAX_LEN} characters", number)
     if len(custom) > CUSTOM_FIELD_MAX_LEN:

@@ -31,8 +31,10 @@ from typing import Any
 
 from dialer.campaigns.contact_repo import ContactRepo
 from dialer.campaigns.contacts import (
+    CUSTOM_COLUMNS,
     CUSTOM_FIELD_MAX_LEN,
     KNOWN_COLUMNS,
+    TZ_COLUMNS,
     RowError,
     check_parts,
     check_row,
@@ -146,9 +148,7 @@ def _csv_records(reader: Any) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             break
         except csv.Error as exc:
-            raise ImportFileError(
-                f"line {reader.line_num}: the CSV cannot be read ({exc}); nothing was "
-                "imported", field="file") from None
+            raise _unreadable(reader, exc) from None
         line, last = last + 1, reader.line_num
         if not "".join(row).strip():  # a blank line, or only blank fields
             continue
@@ -164,9 +164,12 @@ def _numbered(reader: Any, text: str) -> Iterator[tuple[int, list[str]]]:
     try:
         yield from enumerate(reader, reader.line_num + 1)
     except csv.Error as exc:
-        raise ImportFileError(
-            f"line {reader.line_num}: the CSV cannot be read ({exc}); nothing was "
-            "imported", field="file") from None
+        raise _unreadable(reader, exc) from None
+
+
+def _unreadable(reader: Any, exc: csv.Error) -> ImportFileError:
+    return ImportFileError(f"line {reader.line_num}: the CSV cannot be read ({exc}); nothing "
+                           "was imported", field="file")
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -191,8 +194,8 @@ def _clean_csv_items(text: str, default_tz: str, zone_from_number: bool
     width = len(header)
     at = {h: i for i, h in enumerate(header)}
     num_i = at[number_col]
-    tz_at = [at[c] for c in ("timezone", "tz", "time_zone") if c in at]
-    custom_at = [at[c] for c in ("custom_field", "customfield") if c in at]
+    tz_at = [at[c] for c in TZ_COLUMNS if c in at]
+    custom_at = [at[c] for c in CUSTOM_COLUMNS if c in at]
     name_i = at.get("name", -1)
     extras = [(h, i) for i, h in enumerate(header)
               if h and h not in KNOWN_COLUMNS and h != number_col]
