@@ -6,6 +6,7 @@ field at once; errors that already name their field carry it in ``ctx["field"]``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -18,6 +19,8 @@ from dialer.phone import normalize
 
 MAX_CUSTOM_FIELD_CHARS = 128
 MAX_URL_CHARS = 2048
+# whitespace (str.isspace: re's \s for str patterns is the same test) or a control character
+_URL_REFUSED = re.compile(r"[\s\x00-\x1f]")
 
 
 def _number(field: str, *, allow_sip: bool = False) -> Callable[[str], str]:
@@ -53,7 +56,7 @@ def _exophone(field: str) -> Callable[[str], str]:
 def _url(*schemes: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         text = value.strip()
-        bad = len(text) > MAX_URL_CHARS or any(ch.isspace() or ord(ch) < 32 for ch in text)
+        bad = len(text) > MAX_URL_CHARS or _URL_REFUSED.search(text) is not None
         try:
             parts = urlsplit(text)
             bad = bad or parts.scheme.lower() not in schemes or not parts.hostname

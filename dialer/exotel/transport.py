@@ -29,7 +29,7 @@ import json as jsonlib
 import logging
 import time
 from typing import Any, NamedTuple, cast
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -65,6 +65,7 @@ from urllib3.exceptions import SSLError as _SSLError
 
 from dialer import __version__
 from dialer.exotel import responses
+from dialer.exotel.form import form_body
 
 log = logging.getLogger("dialer.exotel")
 
@@ -293,20 +294,6 @@ class Transport:
         elapsed_ms = (time.monotonic() - start) * 1000
         log.warning("%s %s failed after %.0f ms: %s", method, url, elapsed_ms,
                     type(exc).__name__)
-
-
-def form_body(data: Any) -> str:
-    """Form fields url-encoded as requests encodes them (``None`` values left out)."""
-    pairs = data.items() if hasattr(data, "items") else data
-    out: list[tuple[bytes, bytes]] = []
-    for k, vs in pairs:
-        if isinstance(vs, str | bytes) or not hasattr(vs, "__iter__"):
-            vs = [vs]
-        for v in vs:
-            if v is not None:
-                out.append((k.encode("utf-8") if isinstance(k, str) else k,
-                            v.encode("utf-8") if isinstance(v, str) else v))
-    return urlencode(out, doseq=True)
 
 
 def new_session(pool_maxsize: int) -> requests.Session:
