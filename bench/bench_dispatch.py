@@ -1,21 +1,30 @@
 """Dispatch overhead: calls placed per second next to Celery no-op tasks per second.
 
-    .venv/bin/python -m bench.bench_dispatch [--calls 2000] [--noops 5000] [--concurrency 8]
+    .venv/bin/python -m bench.bench_dispatch [--calls 2000] [--noops 5000] [--rounds 4]
+                                             [--concurrency 8]
 
-Both runs use the same Redis broker, the same Celery app and configuration
-(``workers.app``: late acks, prefetch 1), one worker process with the same pool
-(threads) and concurrency. The messages are queued before the worker starts; the rate
-is counted from the first message taken to the last one done:
+One worker process (``workers.app``: late acks, prefetch 1; the threads pool, 8 threads)
+drains one queue, filled before it starts with blocks in turn: 100 calls to warm up,
+then ``--rounds`` pairs of a block of no-ops and a block of calls, then 100 no-ops. A
+block's rate is its messages over the time from its first message taken off the queue
+to the next block's first:
 
 * calls: ``dialer.place_call`` — claim, agent hold, limiter slot (limit out of the way),
-  POST to the simulator, record ``placed`` — until every attempt is placed;
-* no-ops: ``bench.noop`` — until the queue and the unacked set are empty.
+  customer cap slot, POST to the simulator, record ``placed``;
+* no-ops: ``bench.noop``, on the same broker, app and pool.
+
+``calls_to_noop_ratio`` is the median over the rounds of a call block's rate over the
+no-op block's just before it (``…_by_round``: each). Blocks seconds apart, not two runs
+half a minute apart: on a shared VM the machine's speed drifts by ±30 % over minutes,
+which moved the older two-phase figure by as much as the dialer's own changes.
+``calls_per_s`` and ``noop_tasks_per_s`` are over every block of their kind.
 
 The worker's CPU time per message (``/proc``, user + system) says the same as the
 rates without the machine's other load: ``cpu_calls_to_noop_ratio`` is a no-op's CPU
-time over a placed call's. ``redis_commands_per_call`` / ``…_per_noop`` are every
+time over a placed call's (the median over the rounds, as the rates).
+``redis_commands_per_call`` / ``…_per_noop`` are every
 command Redis ran (``INFO commandstats``, Celery's and those inside scripts included)
-during the run, per message. ``dialer_round_trips_per_call`` and
+during the blocks of each kind, per message. ``dialer_round_trips_per_call`` and
 ``dialer_commands_per_call`` are the dialer's own part: ``place_attempt`` run in this
 process on 500 more calls with the worker's contact caps (default settings: every
 attempt counted per customer number), counting the requests its Redis connection sends
@@ -36,7 +45,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,20 +66,6 @@ from dialer.store import Store
 from exotel_sim import SimConfig, Simulator
 
 UNLIMITED = 100_000  # the largest DIALER_RATE_LIMIT_CALLS accepted
-
-
-def drain_rate(r: redis.Redis, total: int, done: Callable[[], bool], timeout_s: float
-               ) -> float:
-    """Messages per second from the first one taken off the queue until ``done()``."""
-    deadline = time.monotonic() + timeout_s
-    started: float | None = None
-    while time.monotonic() < deadline:
-        if started is None and int(r.llen(CALLS_QUEUE)) < total:
-            started = time.perf_counter()
-        if started is not None and done():
-            return total / (time.perf_counter() - started)
-        time.sleep(0.005)
-    raise TimeoutError(f"{total} messages not done in {timeout_s}s")
 
 
 def cpu_s(pid: int) -> float:
@@ -145,44 +140,98 @@ def dialer_round_trips(url: str, sim_url: str, total: int, counting: bool = True
 WINDOWS: list[tuple[float, float]] = []  # posting_window_ms of each dialer_round_trips
 
 
-def noop_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int
-              ) -> tuple[float, float, float]:
-    r = client(url)
-    r.flushdb()
+@dataclass
+class Block:
+    """One block of messages in the queue: ``size`` no-ops or calls, one after another."""
+
+    kind: str  # noop | call | warm-up (calls, not counted) | tail (no-ops, not counted)
+    size: int
+    seconds: float = 0.0
+    cpu_s: float = 0.0
+    commands: int = 0
+
+
+def fill_queue(r: redis.Redis, url: str, settings: Any, blocks: list[Block]) -> int:
+    """Every block's messages in the calls queue, in order (the calls enqueued and taken
+    due first); returns how many messages."""
     sender = broker_app(url)
-    with sender.producer_or_acquire() as producer:
-        for _ in range(total):
-            sender.send_task(NOOP_TASK, queue=CALLS_QUEUE, producer=producer)
-    r.config_resetstat()
-    with Fleet(dialer_env(url, sim_url), tmp) as fleet:
-        pid = fleet.worker("noop", concurrency=concurrency, queues=CALLS_QUEUE).proc.pid
-        cpu = cpu_s(pid)
-        rate = drain_rate(r, total, lambda: r.llen(CALLS_QUEUE) == 0 and r.hlen("unacked") == 0,
-                          300)
-        return rate, commands_run(r) / total, (cpu_s(pid) - cpu) / total
+    publisher = CeleryPublisher(sender)
+    store = Store(r, Keys(settings.key_prefix))
+    producer = Producer(r, settings)
+    n = 0
+    with sender.producer_or_acquire() as kombu_producer:
+        for block in blocks:
+            if block.kind in ("noop", "tail"):
+                for _ in range(block.size):
+                    sender.send_task(NOOP_TASK, queue=CALLS_QUEUE, producer=kombu_producer)
+            else:
+                producer.enqueue_many([{"from": f"+91981{n + i:06d}0",
+                                        "to": f"+91982{n + i:06d}0"} for i in range(block.size)])
+                publisher.publish(store.take_due(block.size))
+            n += block.size
+    return n
 
 
-def call_rate(url: str, sim_url: str, tmp: Path, total: int, concurrency: int
-              ) -> tuple[float, float, float]:
+def alternating_rates(url: str, sim_url: str, tmp: Path, blocks: list[Block],
+                      concurrency: int) -> None:
+    """One worker drains one queue holding the blocks in order: each block's wall time
+    (from its first message taken to the next block's first), the worker's CPU time and
+    the commands Redis ran meanwhile — no-ops and calls measured side by side, seconds
+    apart, so that the machine's drift (±30 % over minutes on a shared VM) falls on both."""
     r = client(url)
     r.flushdb()
     env = dialer_env(url, sim_url, rate_limit_calls=UNLIMITED, poll_after_s=600)
     settings = settings_from_env(env)
-    Producer(r, settings).enqueue_many(
-        [{"from": f"+91981{i:06d}0", "to": f"+91982{i:06d}0"} for i in range(total)])
+    total = fill_queue(r, url, settings, blocks)
     store = Store(r, Keys(settings.key_prefix))
-    CeleryPublisher(broker_app(url)).publish(store.take_due(total))
+    calls = sum(b.size for b in blocks if b.kind in ("call", "warm-up"))
     r.config_resetstat()
+    bounds, at = [], 0
+    for block in blocks:
+        bounds.append(at)
+        at += block.size
+    marks: list[tuple[float, float, int]] = []  # (time, worker CPU, commands) per bound
     with Fleet(env, tmp) as fleet:
         pid = fleet.worker("calls", concurrency=concurrency, queues=CALLS_QUEUE).proc.pid
-        cpu = cpu_s(pid)
-        rate = drain_rate(r, total, lambda: r.zcard(store.keys.active) >= total, 300)
-        commands = commands_run(r) / total
-        cpu = (cpu_s(pid) - cpu) / total
+        deadline = time.monotonic() + 600
+        while len(marks) < len(bounds):
+            taken = total - int(r.llen(CALLS_QUEUE))
+            if taken >= bounds[len(marks)] + (1 if len(marks) == 0 else 0):
+                marks.append((time.perf_counter(), cpu_s(pid), commands_run(r)))
+                continue
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the queue was not drained: {taken} of {total} taken")
+            time.sleep(0.002)
+        while not (r.llen(CALLS_QUEUE) == 0 and r.hlen("unacked") == 0
+                   and r.zcard(store.keys.active) >= calls):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the last block was not done")
+            time.sleep(0.002)
+        marks.append((time.perf_counter(), cpu_s(pid), commands_run(r)))
         counts = store.counts()
     if counts["unknown"] or counts["dialing"]:
         raise RuntimeError(f"not every call was placed: {counts}")
-    return rate, commands, cpu
+    for block, (t0, c0, n0), (t1, c1, n1) in zip(blocks, marks[:-1], marks[1:], strict=True):
+        block.seconds, block.cpu_s, block.commands = t1 - t0, c1 - c0, n1 - n0
+
+
+def rounds_of(noops: int, calls: int, rounds: int) -> list[Block]:
+    """A warm-up block, ``rounds`` pairs of a no-op block and a call block, and a tail of
+    no-ops (so that every measured block ends when the next one starts, none with the
+    pool's last messages finishing)."""
+    blocks = [Block("warm-up", 100)]
+    for _ in range(rounds):
+        blocks += [Block("noop", noops // rounds), Block("call", calls // rounds)]
+    return [*blocks, Block("tail", 100)]
+
+
+def per_message(blocks: list[Block], kind: str) -> tuple[float, float, float]:
+    """(messages per second, CPU s per message, commands per message) of every block of
+    ``kind`` together."""
+    mine = [b for b in blocks if b.kind == kind]
+    size = sum(b.size for b in mine)
+    return (size / sum(b.seconds for b in mine), sum(b.cpu_s for b in mine) / size,
+            sum(b.commands for b in mine) / size)
 
 
 def main() -> None:
@@ -191,27 +240,34 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--noops", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
     sim_config = SimConfig(time_scale=0.01, limit_calls=UNLIMITED)
+    blocks = rounds_of(args.noops, args.calls, args.rounds)
     with private_redis() as url, Simulator(sim_config) as sim, \
             tempfile.TemporaryDirectory() as tmp:
-        noops, noop_commands, noop_cpu = noop_rate(url, sim.url, Path(tmp), args.noops,
-                                                   args.concurrency)
-        calls, call_commands, call_cpu = call_rate(url, sim.url, Path(tmp), args.calls,
-                                                   args.concurrency)
+        alternating_rates(url, sim.url, Path(tmp), blocks, args.concurrency)
         trips, own_commands, own_cpu = dialer_round_trips(url, sim.url, 501, sim=sim)
         trips_off, own_commands_off, own_cpu_off = dialer_round_trips(url, sim.url, 501,
                                                                       counting=False)
+    noops, noop_cpu, noop_commands = per_message(blocks, "noop")
+    calls, call_cpu, call_commands = per_message(blocks, "call")
+    pairs = [(blocks[i], blocks[i + 1]) for i in range(1, len(blocks) - 1, 2)]
+    ratios = [(c.size / c.seconds) / (n.size / n.seconds) for n, c in pairs]
+    cpu_ratios = [(n.cpu_s / n.size) / (c.cpu_s / c.size) for n, c in pairs]
     report("dispatch", {
         "pool": f"threads x{args.concurrency}, 1 worker",
-        "calls": args.calls,
+        "calls": sum(c.size for _, c in pairs),
         "calls_per_s": calls,
-        "noop_tasks": args.noops,
+        "noop_tasks": sum(n.size for n, _ in pairs),
         "noop_tasks_per_s": noops,
-        "calls_to_noop_ratio": calls / noops,
+        "rounds": len(pairs),
+        "calls_to_noop_ratio": statistics.median(ratios),
+        "calls_to_noop_ratio_by_round": [round(x, 3) for x in ratios],
         "worker_cpu_ms_per_call": call_cpu * 1000,
         "worker_cpu_ms_per_noop": noop_cpu * 1000,
-        "cpu_calls_to_noop_ratio": noop_cpu / call_cpu if call_cpu else 0.0,
+        "cpu_calls_to_noop_ratio": statistics.median(cpu_ratios),
+        "cpu_calls_to_noop_ratio_by_round": [round(x, 3) for x in cpu_ratios],
         "redis_commands_per_call": call_commands,
         "redis_commands_per_noop": noop_commands,
         "dialer_round_trips_per_call": trips,

@@ -8,13 +8,9 @@ hours for single calls.
   ``policy``). Every cap counts every source's attempts: one counter hash per number.
 * Enforced at dial time in one Lua script (:data:`dialer.caps_lua.TAKE`): check every
   cap and take a slot, atomically, just before the attempt's POST; two workers never
-  both take the last slot. The worker's script before the POST runs it itself when the
-  customer's number starts with a calling code whose numbers all share one UTC offset
-  now (:meth:`ContactCaps.script_terms`, learned from the numbers dialled); the worker
-  checks that take against its own reckoning (:meth:`ContactCaps.checked`). A slot
-  taken for an attempt that is then not dialled (lost claim, a replica did not
-  acknowledge, Exotel refused or could not be reached) is given back
-  (:meth:`ContactCaps.refund`). A worker that dies between the take and the POST
+  both take the last slot. A slot taken for an attempt that is then not dialled (lost
+  claim, a replica did not acknowledge, Exotel refused or could not be reached) is given
+  back (:meth:`ContactCaps.refund`). A worker that dies between the take and the POST
   leaves its slot taken: the cap errs on the side of fewer calls.
 * A capped attempt waits for the period's reset, or ends ``capped`` (per source, by
   setting or spec); a single call is refused at enqueue when a cap is already reached
@@ -28,14 +24,12 @@ one counter whichever source dials it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
 import redis
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from dialer import caps_lua
 from dialer.errors import ConflictError
@@ -109,51 +103,11 @@ class Capped:
                 f"dial attempts {per}; it resets at {when}")
 
 
-# ContactCaps.checked: (what this worker would take, the script's verdict, agreed)
-Checked = tuple[TakeTerms | None, Slot | Capped | None, bool]
-
-
 @lru_cache(maxsize=64)
 def _zone(name: str) -> Any:
     from dialer.campaigns.schedule import zone
 
     return zone(name)
-
-
-def _offset_ms(name: str, now: datetime) -> int | None:
-    try:
-        offset = now.astimezone(_zone(name)).utcoffset() or timedelta(0)
-    except ValueError:  # a zone this machine does not know
-        return None
-    return int(offset.total_seconds() * 1000)
-
-
-def calling_code(number: str) -> str | None:
-    """The country calling code of an E.164 number (digits), or None."""
-    for size in (1, 2, 3):
-        code = number[1:1 + size]
-        if number.startswith("+") and code.isdigit() and int(code) in COUNTRY_CODE_TO_REGION_CODE:
-            return code
-    return None
-
-
-@lru_cache(maxsize=512)
-def _zones_of_code(code: str) -> frozenset[str]:
-    """Every zone phonenumbers can give a number of calling code ``code``: its own
-    entries and those of shorter prefixes of it (phonenumbers' look-ups go no further)."""
-    from phonenumbers.tzdata import TIMEZONE_DATA
-
-    return frozenset(z for prefix, zones in TIMEZONE_DATA.items()
-                     if prefix.startswith(code) or code.startswith(prefix)
-                     for z in zones if z != "Etc/Unknown")
-
-
-def shared_offset_ms(code: str, default: str, now: datetime) -> int | None:
-    """The UTC offset at ``now`` of every number of calling code ``code``, when they all
-    have the same one: every zone phonenumbers can give them, and ``default`` (a number
-    it gives none or several). None when they differ."""
-    offsets = {_offset_ms(z, now) for z in _zones_of_code(code) | {default}}
-    return offsets.pop() if len(offsets) == 1 else None
 
 
 def number_zone(number: str, default: str) -> str:
@@ -195,13 +149,6 @@ class ContactCaps:
         self.settings = settings
         self._take = client.register_script(caps_lua.TAKE)
         self._refund = client.register_script(caps_lua.REFUND)
-        self._code = ""  # the calling code of the numbers script_terms lets a script count
-        limits = {p: 0 for p in PERIODS}
-        if (rule := self.account_rule()) is not None:
-            limits[rule.period] = rule.attempts
-        self._fixed = (*(str(limits[p]) for p in PERIODS),
-                       "1" if settings.contact_counting else "0",
-                       "1" if settings.single_call_hours else "0")
 
     def key(self, number: str) -> str:
         return f"{self.keys.prefix}:contact:{number}"  # hash: d, w, r (see caps_lua)
@@ -295,43 +242,6 @@ class ContactCaps:
         if self.settings.contact_counting or self.account_rule() is not None:
             return "every"
         return "campaign"
-
-    # --- the cap slot taken by the script before the POST (dialer.lua_dispatch.PREPARE) --
-    def script_terms(self) -> list[str]:
-        """What :data:`dialer.lua_dispatch.PREPARE` needs to take a customer's cap slot
-        itself: the counters' key prefix; the numbers it may count (those starting with
-        ``+<calling code>``, learned by :meth:`learn`, whose numbers all share one UTC
-        offset now; '' = none) and that offset; the account's cap per period; whether
-        every attempt is counted; whether quiet hours apply to single calls."""
-        code, offset = self._code, None
-        if code:
-            offset = shared_offset_ms(code, self.settings.contact_cap_timezone,
-                                      datetime.now(UTC))
-        if offset is None:
-            return [self.key(""), "", "0", *self._fixed]
-        return [self.key(""), "+" + code, str(offset), *self._fixed]
-
-    def learn(self, number: str) -> None:
-        """Let the script count the numbers of ``number``'s calling code from now on, when
-        they all share one UTC offset (dialled numbers mostly share a country)."""
-        code = calling_code(number)
-        if code and code != self._code and shared_offset_ms(
-                code, self.settings.contact_cap_timezone, datetime.now(UTC)) is not None:
-            self._code = code
-
-    def checked(self, call: dict[str, str], cap: Sequence[Any]) -> Checked:
-        """The script's take ``cap`` (``[key, offset, day, week, rolling limits, TAKE's
-        answer…]``) against this worker's reckoning of ``call``: ``(terms, verdict,
-        agreed)``. Not agreed: ``verdict`` is the script's slot to give back (or None),
-        and ``terms`` what to take instead."""
-        terms = self.take_terms(call)
-        took = [cap[0], *(int(v) for v in cap[1:5])]
-        answer = list(cap[5:])
-        if terms is not None and took == [terms.key, *terms.args[:4]]:
-            return terms, self.verdict(terms, answer), True
-        slot = Slot(str(cap[0]), int(answer[1]), int(answer[2]), int(answer[3])) \
-            if int(answer[0]) else None
-        return terms, slot, False
 
     def check(self, number: str, rules: list[Rule] | None = None) -> Capped | None:
         """Whether ``number`` reached a cap now (nothing is taken)."""

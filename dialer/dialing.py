@@ -14,12 +14,9 @@ When Redis fails before the POST nothing is posted (fail closed): a claimed atte
 A placed call takes two round trips to Redis (:mod:`dialer.lua_dispatch`): one script
 before the POST, one after; a campaign call's gate (``DialContext.gate``) runs between
 its claim and the rest of the first. When the customer's caps count the attempt (the
-default: ``DIALER_CONTACT_COUNTING``), the first script takes the cap slot too, when
-the number's calling code is one whose numbers all share one UTC offset now (learned
-from the numbers dialled: :meth:`dialer.caps.ContactCaps.script_terms`); the worker
-checks that take against its own reckoning before the POST. Otherwise (another
-country, quiet hours for a single call) a third script takes the cap slot and marks
-the attempt posting once its request is built.
+default: ``DIALER_CONTACT_COUNTING``), a third script takes the cap slot and marks the
+attempt posting once its request is built: the posting mark is the last write before
+the POST.
 
 The posting mark is the point of no return: a worker lost after it leaves an attempt
 the sweeper calls ``unknown`` (looked up, never redialled blindly), so it is set as late
@@ -28,10 +25,9 @@ the claim, the Exotel request and its HTTP form (URL, headers, body) between the
 and the mark. What is left after the mark is reading its reply, the replicas'
 acknowledgement when replicas are waited for (``WAIT``: it must follow the mark), taking
 a pooled connection and sending the bytes — a worker killed there is the only attempt
-called ``unknown`` although Exotel never saw it. When the first script sets the mark
-(the usual case: it took the cap slot, or nothing is counted), the request is built
-after it, in the worker's memory with no I/O (a fraction of a millisecond: the bench's
-``posting_mark_to_post_ms``); a round trip saved on every call is worth that.
+called ``unknown`` although Exotel never saw it. Without caps counting (and for a
+single call when only campaigns have caps), the mark is set by the first script, and
+the request is built after it (no extra round trip).
 """
 
 from __future__ import annotations
@@ -45,7 +41,7 @@ from typing import Any, Protocol
 
 import redis
 
-from dialer.caps import Capped, Checked, ContactCaps, Slot, wait_ms
+from dialer.caps import Capped, ContactCaps, Slot, wait_ms
 from dialer.errors import (
     DeviceBusyError,
     DndError,
@@ -174,6 +170,13 @@ def dial_terms(ctx: DialContext) -> DialTerms:
     return terms
 
 
+def _marks(ctx: DialContext) -> str:
+    """Who marks an attempt posting (see :meth:`dialer.store_worker.WorkerPath.prepare_dial`)."""
+    if ctx.caps is None:
+        return "here"
+    return "arm" if ctx.caps.counted() == "every" else "campaign"
+
+
 def _ready_post(client: ClientLike, request: Request) -> Callable[[], Any]:
     """The POST of ``request``, built now and sent by calling the result."""
     prepare = getattr(client, "prepare_post", None)
@@ -187,25 +190,24 @@ def _ready_post(client: ClientLike, request: Request) -> Callable[[], Any]:
 def place_attempt(ctx: DialContext, attempt_id: str) -> str:
     """Try to place ``attempt_id`` now. Returns a short word saying what happened.
 
-    Two round trips to Redis around the POST: everything before it is one script
-    (claim, read the call, hold the agent, take a limiter slot and the customer's cap
-    slot, mark posting); everything after it another (confirm the slot, record the
-    outcome); a campaign call's gate runs between the claim and the rest. A third, once
-    the request is built, when the first left the cap slot to the worker (take it, mark
-    posting).
+    Two or three round trips to Redis around the POST: everything before it is one
+    script (claim, read the call, hold the agent, take a limiter slot, and without caps
+    counting, mark posting) — with caps counting, a second one once the request is built
+    (take the cap slot, mark posting); everything after it another (confirm the slot,
+    record the outcome); a campaign call's gate runs between the claim and the rest.
     """
     store, s = ctx.store, ctx.settings
     claim = new_claim_token()
     member = ctx.limiter.new_member()
     gate = ctx.gate
-    caps = ctx.caps.script_terms() if ctx.caps is not None else ()
+    mark = _marks(ctx)
     url = attempt_callback_url(ctx, attempt_id)
 
     def prepare(resume: bool) -> Prepared:
         return store.prepare_dial(
             attempt_id, claim, dial_terms(ctx), resume=resume, gate=gate is not None,
             agent_wait_ms=_jitter_ms(ctx, s.agent_busy_wait_s), stretch=_stretch(ctx),
-            member=member, caps=caps)
+            member=member, mark=mark)
 
     try:
         prep = prepare(False)
@@ -238,14 +240,13 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
         return f"waiting:{prep.what}"
     agent = prep.agent or None
     client = ctx.clients[account]
-    took = ctx.caps.checked(call, prep.cap) if ctx.caps is not None and prep.cap else None
     try:
         post = _ready_post(client, build_attempt_request(ctx, call, attempt_id, url))
     except Exception as exc:  # stored parameters no longer valid (e.g. settings changed)
-        _refund(ctx, took[1] if took else None)
         store.record_outcome(attempt_id, claim, AttemptState.REJECTED, detail=str(exc))
         return "rejected:invalid"
-    slot = _held_by_caps(ctx, attempt_id, claim, call, prep.agent, prep.detail, took)
+    slot = _held_by_caps(ctx, attempt_id, claim, call, prep.agent,
+                         marked=prep.detail == "marked")
     if isinstance(slot, str):
         return slot
     if not store.replicated(s.redis_wait_replicas, s.redis_wait_timeout_ms):
@@ -263,41 +264,29 @@ def place_attempt(ctx: DialContext, attempt_id: str) -> str:
 
 
 def _held_by_caps(ctx: DialContext, attempt_id: str, claim: str, call: dict[str, str],
-                  agent: str, detail: str, took: Checked | None) -> Slot | str | None:
-    """Quiet hours (single calls) and the customer's attempt cap: the first script's
-    take (``took``: :meth:`dialer.caps.ContactCaps.checked`) when this worker agrees
-    with it, else taken now with the posting mark, just before the POST (``detail``:
-    what the first script did, see :class:`dialer.store_worker.Prepared`). The cap's
-    slot to give back if nothing is dialled, or a word when the attempt does not go on
-    (it waits, or ends ``capped``; its agent is let go)."""
+                  agent: str, *, marked: bool) -> Slot | str | None:
+    """Quiet hours (single calls) and the customer's attempt cap, taken atomically just
+    before the POST — with the posting mark when the first script left it (``marked``
+    False): the cap's slot to give back if nothing is dialled, or a word when the
+    attempt does not go on (it waits, or ends ``capped``; its agent is let go)."""
     caps, store = ctx.caps, ctx.store
     if caps is None:
         return None
-    terms, slot, agreed = took if took is not None else (None, None, False)
-    if not agreed:
-        if not call.get("campaign_id") and (quiet := caps.quiet_wait_s(call)) is not None:
-            _refund(ctx, slot)
-            store.settle_dial(attempt_id, claim, call, agent=agent, detail=quiet[1],
-                              wait_ms=int(quiet[0] * 1000))
-            return "waiting:quiet-hours"
-        if detail == "marked" and took is None:
-            slot = caps.take(call)  # nothing counted for this call: no round trip
-        else:
-            if took is None:
-                terms = caps.take_terms(call)
-            else:  # the script reckoned another cap or zone: its slot goes back
-                log.warning("attempt %s: the script's cap slot differs from the worker's "
-                            "reckoning; taken again", attempt_id)
-            what, out = store.arm_dial(attempt_id, claim, terms.key if terms else "",
-                                       terms.args if terms else None,
-                                       give_back=slot if isinstance(slot, Slot) else None)
-            if what == "lost-claim":  # the sweeper took it back: nothing taken, nothing sent
-                log.warning("attempt %s lost its claim before posting (it is %s)",
-                            attempt_id, out[0] if out else "missing")
-                return "skipped:lost-claim"
-            slot = caps.verdict(terms, out) if terms is not None else None
-            if terms is not None:
-                caps.learn(terms.number)
+    if not call.get("campaign_id") and (quiet := caps.quiet_wait_s(call)) is not None:
+        store.settle_dial(attempt_id, claim, call, agent=agent, detail=quiet[1],
+                          wait_ms=int(quiet[0] * 1000))
+        return "waiting:quiet-hours"
+    if marked:
+        slot = caps.take(call)  # nothing counted for this call: no round trip
+    else:
+        terms = caps.take_terms(call)
+        what, out = store.arm_dial(attempt_id, claim, terms.key if terms else "",
+                                   terms.args if terms else None)
+        if what == "lost-claim":  # the sweeper took it back: nothing taken, nothing sent
+            log.warning("attempt %s lost its claim before posting (it is %s)", attempt_id,
+                        out[0] if out else "missing")
+            return "skipped:lost-claim"
+        slot = caps.verdict(terms, out) if terms is not None else None
     if not isinstance(slot, Capped):
         return slot
     if caps.when_capped(call) == "wait":
@@ -309,7 +298,7 @@ def _held_by_caps(ctx: DialContext, attempt_id: str, claim: str, call: dict[str,
     return "capped"
 
 
-def _refund(ctx: DialContext, slot: Slot | Capped | None) -> None:
+def _refund(ctx: DialContext, slot: Slot | None) -> None:
     if ctx.caps is not None:
         ctx.caps.refund(slot)
 

@@ -1,5 +1,4 @@
-"""The scripts of a placed call: one before its POST (two when its cap slot is left to
-the worker), one after.
+"""The scripts of a placed call: one or two before its POST, one after.
 
 Placing a call was six scripts and a read (claim, read the call, hold the agent, take a
 limiter slot, mark posting — then confirm the slot, record the outcome). What runs back
@@ -9,16 +8,13 @@ every decision is the one the steps took:
 
 * :data:`PREPARE` — claim (pending → dialing), read the call, and unless the call
   stops there (a campaign call whose gate must run first; an account that is not
-  configured), hold the agent, take a dial slot of the account's limiter, take the
-  customer's cap slot when the caps count the attempt (:data:`dialer.caps_lua.TAKE`,
-  the same script) and mark the attempt posting. A busy agent or a denied slot puts the
-  attempt back to wait in the same script (the agent let go); a reached cap leaves it
-  claimed and unmarked, for the worker to say what it does.
-* :data:`ARM` — only when the first script could not take the cap slot itself (the
-  customer's zone offset is not one the worker gave it; quiet hours for a single call;
-  a campaign policy it does not read): with the request built, check the claim, take
-  the customer's cap slot and mark the attempt posting — giving back the slot the first
-  script took, when the worker's own reckoning differs from the script's.
+  configured), hold the agent, take a dial slot of the account's limiter and — unless
+  the customer's attempt caps must be taken first — mark the attempt posting. A busy
+  agent or a denied slot puts the attempt back to wait in the same script (the agent
+  let go).
+* :data:`ARM` — when the caps count the call: with the request built, check the claim,
+  take the customer's cap slot (:data:`dialer.caps_lua.TAKE`, the same script) and
+  mark the attempt posting, so that the mark is the last write before the POST.
 * :data:`SETTLE` — move the slot's log entry to now (the answer came back), and record
   the outcome (placed | unknown | rejected | cancelled) or put the attempt back to wait;
   optionally let the agent go and cool the account down (a 429).
@@ -35,19 +31,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from dialer.caps_lua import REFUND, TAKE
+from dialer.caps_lua import TAKE
 from dialer.lua import WORKER_FNS
 from dialer.lua_prelude import CLOCK, PRELUDE
 from dialer.ratelimit import ACQUIRE_FN, CONFIRM_FN
 
-for _script in (TAKE, REFUND):
-    if not _script.startswith(CLOCK):
-        raise AssertionError("dialer.caps_lua's scripts no longer start with the clock prelude")
-# TAKE and REFUND as functions of their own KEYS and ARGV: the script's clock serves them
-# (one TIME per script)
-_CAP_FNS = ("local function take_cap(KEYS, ARGV)\n" + TAKE[len(CLOCK):] + "\nend\n"
-            "local function give_back(KEYS, ARGV)\n" + REFUND[len(CLOCK):] + "\nend\n")
 _FNS = PRELUDE + WORKER_FNS + ACQUIRE_FN + CONFIRM_FN
+if not TAKE.startswith(CLOCK):
+    raise AssertionError("dialer.caps_lua.TAKE no longer starts with the clock prelude")
+_TAKE_BODY = TAKE[len(CLOCK):]  # ARM's own clock serves it: one TIME per script
 # The arguments of PREPARE and SETTLE arrive as one JSON list of strings (see packed):
 # ARGV below is that list.
 _UNPACK = "local ARGV = cjson.decode(ARGV[1])\n"
@@ -70,41 +62,33 @@ def packed(args: Iterable[object]) -> str:
 # ARGV[13] JSON list of the limiter's key suffixes,
 # ARGV[14..19] the limiter's dial arguments (limit, window µs, member, kind, most
 # look-ups, reserve), ARGV[20] the factor a denied slot's wait is stretched by (jitter),
-# ARGV[21] 'here': mark posting, nothing counted | 'caps': the customer's caps apply
-# (dialer.caps.ContactCaps.script_terms), ARGV[22..29]:
-# ARGV[22] the counters' key prefix (+ the number), ARGV[23] the numbers whose cap slot
-# this script may take: those that start with it ('' = none), ARGV[24] their zone's UTC
-# offset now (ms; the same for every one of them), ARGV[25..27] the account's cap per
-# day, week, rolling 24 h (0 = none), ARGV[28] '1': every attempt is counted, ARGV[29]
-# '1': quiet hours apply to single calls (the worker checks them first: ARM).
-# Returns {what, detail, agent, cap, call hash as a flat list…}; what:
+# ARGV[21] who marks posting: 'here', 'arm' (ARM, after the caps), 'campaign' (ARM for
+# a campaign call, here for another)
+# Returns {what, detail, agent, call hash as a flat list…}; what:
 #   'skipped' (not claimed: detail = its state), 'lost-claim' (detail = its state),
 #   'gate', 'account' (claimed; stopped before the agent), 'agent' (busy: waits),
 #   'ratelimit' (denied: waits), 'go' (slot taken; detail 'marked': posting marked, POST
-#   it; 'unmarked': ARM takes the cap slot and marks it; 'capped': a cap is reached,
-#   nothing taken or marked). cap: {} when this script counted nothing, else {key,
-#   offset, day, week, rolling limits, TAKE's answer…}.
-PREPARE = _FNS + _CAP_FNS + _UNPACK + """
+#   it; 'unmarked': ARM marks it).
+PREPARE = _FNS + _UNPACK + """
 local akey, ckey, events, maxlen = KEYS[1], KEYS[5], KEYS[6], ARGV[3]
 local attempt_id, token = ARGV[1], ARGV[2]
 if ARGV[4] == 'claim' then
   local ok, st = claim_attempt(akey, KEYS[2], KEYS[3], KEYS[4], ckey, events, maxlen,
     attempt_id, token)
-  if ok == 0 then return {'skipped', st, '', {}} end
+  if ok == 0 then return {'skipped', st, ''} end
 else
   local st, held = holds_claim(akey, token)
-  if not held then return {'lost-claim', st or 'missing', '', {}} end
+  if not held then return {'lost-claim', st or 'missing', ''} end
 end
 local flat = redis.call('HGETALL', ckey)
 local call = {}
 for i = 1, #flat, 2 do call[flat[i]] = flat[i + 1] end
-local function answer(what, detail, agent, cap)
-  local out = {what, detail, agent, cap or {}}
+local function answer(what, detail, agent)
+  local out = {what, detail, agent}
   for i = 1, #flat do out[#out + 1] = flat[i] end
   return out
 end
-local campaign = (call['campaign_id'] or '') ~= ''
-if ARGV[4] == 'claim' and ARGV[5] == '1' and campaign then
+if ARGV[4] == 'claim' and ARGV[5] == '1' and (call['campaign_id'] or '') ~= '' then
   return answer('gate', '', '')
 end
 local account = call['account'] or ''
@@ -114,11 +98,12 @@ for _, name in ipairs(cjson.decode(ARGV[6])) do
 end
 if not known then return answer('account', '', '') end
 local c = {account, call['campaign_id'], call['custom_field'], call['idem_key']}
-local decoded, params = pcall(cjson.decode, call['request'] or '')
-if not decoded or type(params) ~= 'table' then params = {} end
 local agent, agent_key = '', ''
-if call['mode'] == 'connect' and type(params['From']) == 'string' then
-  agent = params['From']
+if call['mode'] == 'connect' then
+  local ok, params = pcall(cjson.decode, call['request'] or '')
+  if ok and type(params) == 'table' and type(params['From']) == 'string' then
+    agent = params['From']
+  end
 end
 if agent ~= '' then
   agent_key = ARGV[11] .. account .. ':' .. agent
@@ -139,68 +124,23 @@ if admitted == 0 then
     math.floor(wait_us / 1000 * tonumber(ARGV[20])), 'rate limit', '', c)
   return answer('ratelimit', tostring(wait_us), agent)
 end
-if ARGV[21] == 'here' then
-  mark_posting(akey, token)
-  return answer('go', 'marked', agent)
-end
--- the customer's caps (dialer.caps.ContactCaps.take_terms, read the same way); when in
--- doubt, 'unmarked': the worker reckons them and ARM takes the slot
-if ARGV[29] == '1' and not campaign then return answer('go', 'unmarked', agent) end
-local limits = {day = tonumber(ARGV[25]), week = tonumber(ARGV[26]),
-  ['rolling-24h'] = tonumber(ARGV[27])}
-local counted = ARGV[28] == '1' or limits['day'] > 0 or limits['week'] > 0
-  or limits['rolling-24h'] > 0
-if campaign and (call['policy'] or '') ~= '' then
-  local ok, policy = pcall(cjson.decode, call['policy'])
-  if not ok or type(policy) ~= 'table' then return answer('go', 'unmarked', agent) end
-  local cap = policy['cap']
-  if cap ~= nil and cap ~= cjson.null then
-    if type(cap) ~= 'table' then return answer('go', 'unmarked', agent) end
-    local n, period = cap['attempts'], cap['period']
-    if n == nil or n == cjson.null then n = 0 end
-    if period == nil or period == cjson.null or period == '' then period = 'day' end
-    if type(n) ~= 'number' or n ~= math.floor(n) or limits[period] == nil then
-      return answer('go', 'unmarked', agent)
-    end
-    if n > 0 then
-      counted = true
-      if limits[period] == 0 or n < limits[period] then limits[period] = n end
-    end
-  end
-end
-if not counted then
-  mark_posting(akey, token)
-  return answer('go', 'marked', agent)
-end
-local field = 'To'
-if call['mode'] == 'v3' then field = 'to_contact_uri'
-elseif call['mode'] == 'flow' then field = 'From' end
-local number, known_zone = params[field], ARGV[23]
-if type(number) ~= 'string' or number == '' or known_zone == ''
-    or string.sub(number, 1, #known_zone) ~= known_zone then
-  return answer('go', 'unmarked', agent)
-end
-local cap = {ARGV[22] .. number, tonumber(ARGV[24]), limits['day'], limits['week'],
-  limits['rolling-24h']}
-local got = take_cap({cap[1]}, {ARGV[24], cap[3], cap[4], cap[5], '1'})
-for i = 1, #got do cap[#cap + 1] = got[i] end
-if tonumber(got[1]) == 0 then return answer('go', 'capped', agent, cap) end
+local later = ARGV[21] == 'arm' or (ARGV[21] == 'campaign' and (call['campaign_id'] or '') ~= '')
+if later then return answer('go', 'unmarked', agent) end
 mark_posting(akey, token)
-return answer('go', 'marked', agent, cap)
+return answer('go', 'marked', agent)
 """
 
-# The last step before the POST when the first script left the customer's cap slot to
-# the worker: the slot the first script took given back (when the worker's reckoning
-# differs from the script's), the claim checked, the cap slot taken (dialer.caps_lua.TAKE,
-# run as a function on its own key and arguments), the attempt marked posting — or
-# nothing but the give-back written when the claim is lost or a cap is reached.
-# KEYS[1] attempt, KEYS[2] the customer number's counters ('' = nothing to count),
-# KEYS[3] the counters of the slot to give back ('' = none)
-# ARGV[1] claim token, ARGV[2..6] TAKE's ARGV[1..5], ARGV[7..9] the day, week and time
-# of the slot to give back (REFUND's ARGV[2..4])
+# The last step before the POST when the customer's caps count the attempt: the claim
+# checked, the cap slot taken (dialer.caps_lua.TAKE, run as a function on its own key and
+# arguments), the attempt marked posting — or nothing written when the claim is lost or
+# a cap is reached.
+# KEYS[1] attempt, KEYS[2] the customer number's counters ('' = nothing to count)
+# ARGV[1] claim token, ARGV[2..6] TAKE's ARGV[1..5]
 # Returns {'lost-claim', state} | {'capped', TAKE's answer…} | {'go', TAKE's answer…}
-ARM = PRELUDE + WORKER_FNS + _CAP_FNS + """
-if KEYS[3] ~= '' then give_back({KEYS[3]}, {'0', ARGV[7], ARGV[8], ARGV[9]}) end
+ARM = PRELUDE + WORKER_FNS + """
+local function take_cap(KEYS, ARGV)
+""" + _TAKE_BODY + """
+end
 local st, held = holds_claim(KEYS[1], ARGV[1])
 if not held then return {'lost-claim', st or 'missing'} end
 local out = {'go'}

@@ -2,9 +2,9 @@
 
 :meth:`WorkerPath.prepare_dial` and :meth:`WorkerPath.settle_dial` are the round trips
 of a placed call (:mod:`dialer.lua_dispatch`: everything before the POST, and
-everything after it), with :meth:`WorkerPath.arm_dial` between them when the first script
-left the customer's cap slot to the worker (the cap slot and the posting mark); the
-single steps (:meth:`WorkerPath.claim`,
+everything after it), with :meth:`WorkerPath.arm_dial` between them when the customer's
+caps count the attempt (the cap slot and the posting mark, the last write before the
+POST); the single steps (:meth:`WorkerPath.claim`,
 :meth:`WorkerPath.release`, :meth:`WorkerPath.record_outcome` …) are the same Lua
 functions, for the paths that take them one at a time (a campaign's gate, a rejected
 account, the tests).
@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from dialer import lua, lua_dispatch
 from dialer.keys import EVENTS_MAXLEN, RATELIMIT_PARTS, Keys
 from dialer.models import AttemptState
-
-if TYPE_CHECKING:
-    from dialer.caps import Slot
 
 
 def call_id_of(attempt_id: str) -> str:
@@ -51,10 +47,9 @@ class Prepared:
     """What the script before the POST did (see :data:`dialer.lua_dispatch.PREPARE`)."""
 
     what: str  # skipped | lost-claim | gate | account | agent | ratelimit | go
-    detail: str  # the attempt's state (skipped, lost-claim); marked | unmarked | capped (go)
+    detail: str  # the attempt's state (skipped, lost-claim); marked | unmarked (go)
     agent: str  # the agent held ('' = none)
     call: dict[str, str]
-    cap: list[Any] = field(default_factory=list)  # what the script counted ([] = nothing)
 
 
 class WorkerPath:
@@ -141,16 +136,15 @@ class WorkerPath:
     def prepare_dial(
         self, attempt_id: str, claim: str, terms: DialTerms, *, resume: bool = False,
         gate: bool = False, agent_wait_ms: int = 0, stretch: float = 1.0,
-        member: str = "", caps: Sequence[str] = (),
+        member: str = "", mark: str = "here",
     ) -> Prepared:
         """Everything before the POST, in one script (:data:`dialer.lua_dispatch.PREPARE`).
 
         ``resume``: the attempt is claimed under ``claim`` already (a campaign's gate said
         go); ``gate``: stop after the claim for a campaign call. A busy agent waits
-        ``agent_wait_ms``; a denied slot its wait × ``stretch``. ``caps``: the customer's
-        caps apply (:meth:`dialer.caps.ContactCaps.script_terms`): the script takes the
-        cap slot when it can, or leaves it and the posting mark to :meth:`arm_dial`;
-        without, it marks the attempt posting. Redis errors propagate.
+        ``agent_wait_ms``; a denied slot its wait × ``stretch``. ``mark``: ``here`` marks
+        the attempt posting; ``arm`` leaves that to :meth:`arm_dial` (``campaign``: for a
+        campaign call only). Redis errors propagate.
         """
         k = self.keys
         limit, window_us, most, reserve = terms.limiter_args
@@ -163,26 +157,19 @@ class WorkerPath:
                 terms.agent_hold_ms, max(0, agent_wait_ms), k.attempt_prefix,
                 k.agent_prefix, k.ratelimit_prefix, json.dumps(RATELIMIT_PARTS), limit,
                 window_us, member or secrets.token_hex(8), "dial", most, reserve,
-                repr(float(stretch)), "caps" if caps else "here", *caps))],
+                repr(float(stretch)), mark))],
         )
-        what, detail, agent, cap, *flat = raw
-        return Prepared(str(what), str(detail), str(agent),
-                        dict(zip(flat[::2], flat[1::2], strict=True)), cap)
+        what, detail, agent, *flat = (str(v) for v in raw)
+        return Prepared(what, detail, agent, dict(zip(flat[::2], flat[1::2], strict=True)))
 
     def arm_dial(self, attempt_id: str, claim: str, cap_key: str = "",
-                 cap_args: list[int] | None = None, give_back: Slot | None = None,
-                 ) -> tuple[str, list[Any]]:
+                 cap_args: list[int] | None = None) -> tuple[str, list[Any]]:
         """The last write before the POST (:data:`dialer.lua_dispatch.ARM`): check the
-        claim, give back the slot ``give_back`` (a :class:`dialer.caps.Slot` the first
-        script took, or None), take the cap slot (``cap_key`` / ``cap_args``:
-        :data:`dialer.caps_lua.TAKE`'s key and arguments; none = nothing counted), mark
-        posting. Returns ``('go' | 'capped', TAKE's answer)`` or ``('lost-claim',
-        [state])``."""
-        back = give_back
-        what, *rest = self._arm(
-            keys=[self.keys.attempt(attempt_id), cap_key, back.key if back else ""],
-            args=[claim, *(cap_args or [0, 0, 0, 0, 0]),
-                  *((back.day, back.week, back.at_ms) if back else (0, 0, 0))])
+        claim, take the cap slot (``cap_key`` / ``cap_args``: :data:`dialer.caps_lua.TAKE`'s
+        key and arguments; none = nothing counted), mark posting. Returns ``('go' |
+        'capped', TAKE's answer)`` or ``('lost-claim', [state])``."""
+        what, *rest = self._arm(keys=[self.keys.attempt(attempt_id), cap_key],
+                                args=[claim, *(cap_args or [0, 0, 0, 0, 0])])
         return str(what), list(rest)
 
     def settle_dial(
