@@ -41,13 +41,14 @@ RATE_LIMIT_CODES = frozenset({10724})  # v3: too many requests
 _DND_WORDS = re.compile(r"\b(?:DND|NDNC|NCPR|TRAI)\b|do[ -]not[ -]disturb", re.IGNORECASE)
 _MAX_HEADER_CHARS = 64
 
-# requests raises these before anything is written to the socket.
+# requests raises these before anything is written to the socket. Not InvalidHeader: a bad
+# header of ours is refused when the request is prepared (never by a send), and one raised
+# by a send is the answer's (conflicting Content-Length values): the POST was sent.
 _PRE_SEND = (
     requests.exceptions.ConnectTimeout,
     requests.exceptions.MissingSchema,
     requests.exceptions.InvalidSchema,
     requests.exceptions.InvalidURL,
-    requests.exceptions.InvalidHeader,
 )
 
 
@@ -115,7 +116,9 @@ def _caused_by_new_connection(exc: BaseException) -> bool:
         if isinstance(cur, NewConnectionError):  # includes NameResolutionError
             return True
         todo.extend(cur.args)
-        todo.extend((getattr(cur, "reason", None), cur.__cause__, cur.__context__))
+        todo.extend((getattr(cur, "reason", None), cur.__cause__))
+        if not cur.__suppress_context__:  # raised "from None": the context is not its cause
+            todo.append(cur.__context__)
     return False
 
 

@@ -21,7 +21,12 @@ not is judged as before (:func:`dialer.exotel.classify.never_sent`):
   both before anything was written;
 * TLS failed: ``SSLError``; the handshake timed out: ``ReadTimeout``;
 * anything after the connection was made (a reset, a closed connection, a bad status line,
-  a cut body): ``ConnectionError``; no answer in the read timeout: ``ReadTimeout``.
+  a cut body): ``ConnectionError``; no answer in the read timeout: ``ReadTimeout``; a body
+  its Content-Encoding does not decode: ``ContentDecodingError``.
+
+The read timeout also bounds the request's sending (urllib3 uses the connect timeout
+there): a call's form is a few hundred bytes that the kernel takes at once, and a send
+that times out is judged the same either way (it may have been sent).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import errno
 import http.client
 import io
+import re
 import ssl
 from typing import Any, NamedTuple
 
@@ -42,11 +48,14 @@ from requests.exceptions import (
 )
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError
+from urllib3.util.ssl_match_hostname import CertificateError as HostnameMismatch
 
 _request = http.client.HTTPConnection.request  # the plain http.client send, not urllib3's
 _getresponse = http.client.HTTPConnection.getresponse
 _SWALLOWED_ON_SEND = (errno.EPIPE, errno.ECONNRESET, errno.EPROTOTYPE)  # as urllib3: the
 # server may have answered and closed; the answer is read next
+_OBSOLETE_FOLD = re.compile(r"(?:(?<![ \t])[ \t]+)?\r\n[ \t]+")  # urllib3's, for a header
+# value continued on the next line (obsolete line folding): one space
 
 
 class Answer(NamedTuple):
@@ -112,7 +121,8 @@ def _connect(conn: Any, connect_s: float) -> None:
         raise ConnectTimeout(exc) from None
     except TimeoutError as exc:  # the TLS handshake timed out, the TCP connection made
         raise ReadTimeout(exc) from None
-    except (ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError) as exc:
+    except (ssl.SSLError, ssl.CertificateError, HostnameMismatch,
+            urllib3.exceptions.SSLError) as exc:
         raise SSLError(exc) from None
     except (OSError, urllib3.exceptions.HTTPError) as exc:
         raise ConnectionError(ProtocolError("Connection aborted.", exc)) from None
@@ -122,7 +132,8 @@ def _headers(msg: http.client.HTTPMessage) -> CaseInsensitiveDict[str]:
     """The answer's headers, a name sent more than once with its values joined by ", "
     (as urllib3's ``HTTPHeaderDict`` gives them to requests)."""
     joined: dict[str, tuple[str, str]] = {}  # lower-case name: (first spelling, values)
-    for name, value in msg.items():
+    for name, raw in msg.items():
+        value = _OBSOLETE_FOLD.sub(" ", raw) if "\r\n" in raw else raw
         key = name.lower()
         seen = joined.get(key)
         joined[key] = (name, value) if seen is None else (seen[0], f"{seen[1]}, {value}")
@@ -130,10 +141,13 @@ def _headers(msg: http.client.HTTPMessage) -> CaseInsensitiveDict[str]:
 
 
 def _decoded(data: bytes, headers: CaseInsensitiveDict[str]) -> bytes:
-    """A body with a Content-Encoding, decoded by urllib3 (gzip, deflate, br, zstd …)."""
+    """A body with a Content-Encoding, decoded by urllib3 (gzip, deflate, br, zstd …);
+    the body is whole already, so only the encoding is handed over (no length checks)."""
     try:
-        return bytes(urllib3.HTTPResponse(body=io.BytesIO(data), headers=dict(headers),
-                                          preload_content=True, decode_content=True).data)
+        return bytes(urllib3.HTTPResponse(
+            body=io.BytesIO(data), headers={"Content-Encoding": headers["Content-Encoding"]},
+            preload_content=True, decode_content=True).data)
     except urllib3.exceptions.DecodeError as exc:  # as requests raises it
         raise ContentDecodingError(exc) from None
-
+    except (urllib3.exceptions.HTTPError, ValueError) as exc:  # answered, but unreadable
+        raise ConnectionError(ProtocolError("Connection aborted.", exc)) from None

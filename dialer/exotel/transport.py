@@ -208,8 +208,9 @@ class Transport:
         if route is not None and (route.pool is None or route.pool.pool is not None):
             return route
         adapter = self._session.get_adapter(url)
-        if (type(adapter) is not HTTPAdapter or select_proxy(url, env["proxies"])
-                or adapter.max_retries.total not in (0, False)):
+        retries = getattr(adapter, "max_retries", None)
+        if (retries is None or type(adapter) is not HTTPAdapter or select_proxy(url, env["proxies"])
+                or retries.total not in (0, False) or retries.status_forcelist):
             route = _Route(None, cast(HTTPAdapter, adapter))
         else:
             try:
@@ -218,7 +219,10 @@ class Transport:
             except urllib3.exceptions.LocationValueError as exc:
                 raise requests.exceptions.InvalidURL(exc, request=prepared) from None
             adapter.cert_verify(pool, url, env["verify"], env["cert"])
-            route = _Route(pool, adapter)
+            # HTTP/1.1 connections only (urllib3's opt-in HTTP/2 ones go through send)
+            plain = getattr(pool, "ConnectionCls", None) in (urllib3.connection.HTTPConnection,
+                                           urllib3.connection.HTTPSConnection)
+            route = _Route(pool if plain else None, adapter)
         self._routes[origin] = route
         return route
 

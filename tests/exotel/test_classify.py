@@ -94,6 +94,18 @@ def _chained_refused() -> requests.ConnectionError:
         return exc
 
 
+def _after_a_refusal_from_none() -> requests.ConnectionError:
+    """A failure after sending, raised (``from None``) while a refusal was being handled:
+    the refusal is its context, not its cause."""
+    try:
+        try:
+            raise NewConnectionError(None, "refused")  # type: ignore[arg-type]
+        except NewConnectionError:
+            raise requests.ConnectionError("Connection aborted.") from None
+    except requests.ConnectionError as exc:
+        return exc
+
+
 @pytest.mark.parametrize(
     ("exc", "sent"),
     [
@@ -110,6 +122,10 @@ def _chained_refused() -> requests.ConnectionError:
         (requests.exceptions.SSLError("EOF occurred in violation of protocol"), True),
         (requests.exceptions.ProxyError(_refused()), True),
         (requests.RequestException("something"), True),
+        (_after_a_refusal_from_none(), True),
+        # raised by a send only for the answer's headers (conflicting Content-Length)
+        (requests.exceptions.InvalidHeader("conflicting Content-Length"), True),
+        (requests.exceptions.ContentDecodingError("not gzip"), True),
     ],
 )
 def test_never_sent(exc: requests.RequestException, sent: bool) -> None:

@@ -219,6 +219,68 @@ def test_a_failure_after_sending_is_a_connection_error_that_may_have_been_sent(
             assert client.place(build_request("connect", CONNECT)).outcome is Outcome.UNKNOWN
 
 
+def test_a_body_its_encoding_does_not_decode_was_sent() -> None:
+    def handle(conn: socket.socket, index: int) -> None:
+        while server.request(conn):
+            conn.sendall(answer(b"not gzip at all", "Content-Encoding: gzip"))
+
+    with RawServer(handle) as server:
+        with pytest.raises(requests.exceptions.ContentDecodingError) as info:
+            transport().send("POST", server.url + "/x", data={"a": "b"})
+        assert not never_sent(info.value)
+        with ExotelClient(make_account(server.url)) as client:
+            assert client.place(build_request("connect", CONNECT)).outcome is Outcome.UNKNOWN
+
+
+CONFLICTING_LENGTHS = answer(b'{"a": 1}', "Content-Length: 8", "Content-Length: 9")
+
+
+@pytest.mark.parametrize("encoded", [False, True])
+def test_conflicting_content_lengths_never_make_a_sent_post_not_placed(encoded: bool) -> None:
+    """The answer came, so the POST was sent: whatever is read of it, never NOT_PLACED
+    (which would let the call be dialled again), and nothing raised out of place()."""
+    raw = CONFLICTING_LENGTHS
+    if encoded:
+        raw = answer(gzip.compress(b'{"a": 1}'), "Content-Encoding: gzip", "Content-Length: 28",
+                     "Content-Length: 29")
+
+    def handle(conn: socket.socket, index: int) -> None:
+        server.request(conn)
+        conn.sendall(raw)
+
+    with RawServer(handle) as server, ExotelClient(make_account(server.url)) as client:
+        assert client.place(build_request("connect", CONNECT)).outcome is not Outcome.NOT_PLACED
+
+
+def test_conflicting_content_lengths_on_the_adapters_path_are_not_never_sent() -> None:
+    """Through a caller's own adapter (requests' send raises InvalidHeader for them)."""
+    class Own(requests.adapters.HTTPAdapter):
+        pass
+
+    def handle(conn: socket.socket, index: int) -> None:
+        server.request(conn)
+        conn.sendall(CONFLICTING_LENGTHS)
+
+    session = requests.Session()
+    session.mount("http://", Own())
+    with RawServer(handle) as server, ExotelClient(make_account(server.url),
+                                                   session=session) as client:
+        result = client.place(build_request("connect", CONNECT))
+    assert result.outcome is Outcome.UNKNOWN
+    session.close()
+
+
+def test_a_folded_header_value_reads_as_one_line(session: requests.Session) -> None:
+    def handle(conn: socket.socket, index: int) -> None:
+        while server.request(conn):
+            conn.sendall(answer(b"{}", "X-Note: one\r\n  two"))
+
+    with RawServer(handle) as server:
+        mine = transport().send("GET", server.url + "/x")
+        theirs = session.get(server.url + "/x", timeout=2)
+    assert mine.headers["X-Note"] == theirs.headers["X-Note"] == "one two"
+
+
 def test_no_answer_in_the_read_timeout_is_a_read_timeout() -> None:
     release = threading.Event()
 
@@ -287,6 +349,22 @@ def test_https_to_a_trusted_certificate_places_the_call_on_one_connection(
         assert [r.outcome for r in results] == [Outcome.PLACED] * 3
         assert len({s.client_port for s in server.seen}) == 1  # one TLS connection
         assert all(r.call_sid for r in results)
+
+
+def test_a_tls_handshake_that_never_comes_times_out_as_possibly_sent() -> None:
+    """TCP connected, the server silent: the handshake times out (the connect timeout),
+    judged as urllib3 judges it (a read timeout: not proven unsent)."""
+    release = threading.Event()
+
+    def handle(conn: socket.socket, index: int) -> None:
+        release.wait(WAIT_S)
+
+    with RawServer(handle) as server:
+        url = server.url.replace("http://", "https://") + "/x"
+        with pytest.raises(requests.exceptions.ReadTimeout) as info:
+            Transport("key", SecretStr("token"), (0.3, 2.0)).send("POST", url, data={"a": "b"})
+        release.set()
+    assert not never_sent(info.value)
 
 
 def test_https_to_an_untrusted_certificate_is_refused_before_sending(
