@@ -124,14 +124,24 @@ class Store(CreatePath, WorkerPath):
         return data
 
     def attempts_of(self, call_id: str) -> list[dict[str, str]]:
-        call = self.get_call(call_id)
-        n = int(call.get("attempts", "1"))
-        pipe = self.r.pipeline(transaction=False)
-        for i in range(1, n + 1):
-            pipe.hgetall(self.keys.attempt(make_attempt_id(call_id, i)))
-        attempts = [dict(a) for a in pipe.execute() if a]
-        if not attempts and "state" not in self.hash(self.keys.call(call_id)):
-            attempts = [unwritten_attempt(call_id, call)]
+        """The call's attempts, first first; a lean waiting call's unwritten first attempt
+        as it will be written. The call hash is read again with the attempts (one
+        transaction): a first claim between two reads would otherwise show a claimed call
+        with no attempt."""
+        for _ in range(3):
+            call = self.get_call(call_id)
+            n = int(call.get("attempts", "1"))
+            pipe = self.r.pipeline(transaction=True)
+            pipe.hget(self.keys.call(call_id), "state")
+            for i in range(1, n + 1):
+                pipe.hgetall(self.keys.attempt(make_attempt_id(call_id, i)))
+            state, *found = pipe.execute()
+            attempts = [dict(a) for a in found if a]
+            if attempts:
+                return attempts
+            if state is None:  # not claimed yet
+                return [unwritten_attempt(call_id, call)]
+            # claimed since the call was read: its attempt count may have moved, read again
         return attempts
 
     def attempt_for_sid(self, call_sid: str) -> str | None:
