@@ -207,11 +207,9 @@ class Transport:
         route = self._routes.get(origin)
         if route is not None and (route.pool is None or route.pool.pool is not None):
             return route
-        adapter = self._session.get_adapter(url)
-        retries = getattr(adapter, "max_retries", None)
-        if (retries is None or type(adapter) is not HTTPAdapter or select_proxy(url, env["proxies"])
-                or retries.total not in (0, False) or retries.status_forcelist):
-            route = _Route(None, cast(HTTPAdapter, adapter))
+        adapter = cast(HTTPAdapter, self._session.get_adapter(url))
+        if not _plain_without_retries(adapter) or select_proxy(url, env["proxies"]):
+            route = _Route(None, adapter)
         else:
             try:
                 pool = adapter.get_connection_with_tls_context(
@@ -220,9 +218,8 @@ class Transport:
                 raise requests.exceptions.InvalidURL(exc, request=prepared) from None
             adapter.cert_verify(pool, url, env["verify"], env["cert"])
             # HTTP/1.1 connections only (urllib3's opt-in HTTP/2 ones go through send)
-            plain = getattr(pool, "ConnectionCls", None) in (urllib3.connection.HTTPConnection,
-                                           urllib3.connection.HTTPSConnection)
-            route = _Route(pool if plain else None, adapter)
+            http11 = getattr(pool, "ConnectionCls", None) in _HTTP11
+            route = _Route(pool if http11 else None, adapter)
         self._routes[origin] = route
         return route
 
@@ -257,6 +254,17 @@ class Transport:
         elapsed_ms = (time.monotonic() - start) * 1000
         log.warning("%s %s failed after %.0f ms: %s", method, url, elapsed_ms,
                     type(exc).__name__)
+
+
+_HTTP11 = (urllib3.connection.HTTPConnection, urllib3.connection.HTTPSConnection)
+
+
+def _plain_without_retries(adapter: HTTPAdapter) -> bool:
+    """requests' own HTTPAdapter that retries nothing (no count, no status list)."""
+    if type(adapter) is not HTTPAdapter:
+        return False
+    retries = adapter.max_retries
+    return retries.total in (0, False) and not retries.status_forcelist
 
 
 def new_session(pool_maxsize: int) -> requests.Session:
