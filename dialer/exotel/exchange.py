@@ -101,12 +101,17 @@ def _on(conn: Any, method: str, path: str, body: bytes | str | None, headers: An
     except ssl.SSLError as exc:
         raise SSLError(exc) from None
     except (http.client.HTTPException, OSError) as exc:
-        raise ConnectionError(ProtocolError("Connection aborted.", exc)) from None
+        raise _aborted(exc) from None
     headers_in = _headers(resp.msg)
     encoding = headers_in.get("Content-Encoding")
     if encoding and encoding.strip().lower() != "identity":
-        data = _decoded(data, headers_in)
+        data = _decoded(data, encoding)
     return Answer(resp.status, resp.reason, headers_in, data)
+
+
+def _aborted(exc: BaseException) -> ConnectionError:
+    """A failure once the connection was made, as requests raises it (maybe sent)."""
+    return ConnectionError(ProtocolError("Connection aborted.", exc))
 
 
 def _connect(conn: Any, connect_s: float) -> None:
@@ -125,7 +130,7 @@ def _connect(conn: Any, connect_s: float) -> None:
             urllib3.exceptions.SSLError) as exc:
         raise SSLError(exc) from None
     except (OSError, urllib3.exceptions.HTTPError) as exc:
-        raise ConnectionError(ProtocolError("Connection aborted.", exc)) from None
+        raise _aborted(exc) from None
 
 
 def _headers(msg: http.client.HTTPMessage) -> CaseInsensitiveDict[str]:
@@ -140,14 +145,14 @@ def _headers(msg: http.client.HTTPMessage) -> CaseInsensitiveDict[str]:
     return CaseInsensitiveDict(dict(joined.values()))
 
 
-def _decoded(data: bytes, headers: CaseInsensitiveDict[str]) -> bytes:
+def _decoded(data: bytes, encoding: str) -> bytes:
     """A body with a Content-Encoding, decoded by urllib3 (gzip, deflate, br, zstd …);
     the body is whole already, so only the encoding is handed over (no length checks)."""
     try:
         return bytes(urllib3.HTTPResponse(
-            body=io.BytesIO(data), headers={"Content-Encoding": headers["Content-Encoding"]},
+            body=io.BytesIO(data), headers={"Content-Encoding": encoding},
             preload_content=True, decode_content=True).data)
     except urllib3.exceptions.DecodeError as exc:  # as requests raises it
         raise ContentDecodingError(exc) from None
     except (urllib3.exceptions.HTTPError, ValueError) as exc:  # answered, but unreadable
-        raise ConnectionError(ProtocolError("Connection aborted.", exc)) from None
+        raise _aborted(exc) from None
