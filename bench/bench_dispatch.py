@@ -115,7 +115,8 @@ def dialer_round_trips(url: str, sim_url: str, total: int, counting: bool = True
     ids = Store(r, Keys(settings.key_prefix)).take_due(total)
     pool = redis.ConnectionPool.from_url(url, decode_responses=True,
                                          connection_class=CountingConnection)
-    counted = redis.Redis(connection_pool=pool)
+    counted = redis.Redis(connection_pool=pool, single_connection_client=True)  # as a
+    # worker's dialling thread (workers.context)
     store = Store(counted, Keys(settings.key_prefix))
     limiter = SlidingWindowLimiter(counted, settings.rate_limit_admitted,
                                    settings.rate_limit_window_s)

@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from dialer import lua, lua_dispatch
+from dialer import held_script, lua, lua_dispatch
 from dialer.keys import EVENTS_MAXLEN, RATELIMIT_PARTS, Keys
 from dialer.models import AttemptState
 
@@ -148,17 +148,17 @@ class WorkerPath:
         """
         k = self.keys
         limit, window_us, most, reserve = terms.limiter_args
-        raw = self._prepare(
-            keys=[k.attempt(attempt_id), k.pending, k.dialing, k.due,
-                  k.call(call_id_of(attempt_id)), k.events],
-            args=[lua_dispatch.packed((
+        raw = held_script.run(
+            self._prepare, self.r,
+            [k.attempt(attempt_id), k.pending, k.dialing, k.due, k.call(call_id_of(attempt_id)),
+             k.events],
+            [lua_dispatch.packed((
                 attempt_id, claim, EVENTS_MAXLEN, "continue" if resume else "claim",
                 1 if gate else 0, json.dumps(terms.accounts), terms.agent_max_calls,
                 terms.agent_hold_ms, max(0, agent_wait_ms), k.attempt_prefix,
                 k.agent_prefix, k.ratelimit_prefix, json.dumps(RATELIMIT_PARTS), limit,
                 window_us, member or secrets.token_hex(8), "dial", most, reserve,
-                repr(float(stretch)), mark))],
-        )
+                repr(float(stretch)), mark))])
         what, detail, agent, *flat = (str(v) for v in raw)
         return Prepared(what, detail, agent, dict(zip(flat[::2], flat[1::2], strict=True)))
 
@@ -168,8 +168,9 @@ class WorkerPath:
         claim, take the cap slot (``cap_key`` / ``cap_args``: :data:`dialer.caps_lua.TAKE`'s
         key and arguments; none = nothing counted), mark posting. Returns ``('go' |
         'capped', TAKE's answer)`` or ``('lost-claim', [state])``."""
-        what, *rest = self._arm(keys=[self.keys.attempt(attempt_id), cap_key],
-                                args=[claim, *(cap_args or [0, 0, 0, 0, 0])])
+        what, *rest = held_script.run(self._arm, self.r,
+                                      [self.keys.attempt(attempt_id), cap_key],
+                                      [claim, *(cap_args or [0, 0, 0, 0, 0])])
         return str(what), list(rest)
 
     def settle_dial(
@@ -188,19 +189,19 @@ class WorkerPath:
         account = call.get("account", "")
         rl = k.ratelimit_keys(account)
         cooling = cool_down_ms > 0
-        ok, new = self._settle(
-            keys=[k.attempt(attempt_id), k.dialing,
-                  self._outcome_zset(state) if state else "", k.call(call_id_of(attempt_id)),
-                  k.call_sid(call_sid) if call_sid else "", k.events, k.due,
-                  rl[0] if member else "", rl[1] if member else "",
-                  rl[3] if cooling else "", rl[4] if cooling else "",
-                  k.agent(account, agent) if agent else ""],
-            args=[lua_dispatch.packed((
+        ok, new = held_script.run(
+            self._settle, self.r,
+            [k.attempt(attempt_id), k.dialing,
+             self._outcome_zset(state) if state else "", k.call(call_id_of(attempt_id)),
+             k.call_sid(call_sid) if call_sid else "", k.events, k.due,
+             rl[0] if member else "", rl[1] if member else "",
+             rl[3] if cooling else "", rl[4] if cooling else "",
+             k.agent(account, agent) if agent else ""],
+            [lua_dispatch.packed((
                 attempt_id, claim, EVENTS_MAXLEN, "outcome" if state else "release",
                 state.value if state else "", call_sid,
                 max(0, check_after_ms if state else wait_ms), detail[:500], member,
                 max(1, cool_down_ms), counter, backoff_ms[0], backoff_ms[1],
                 repr(float(stretch)), account, call.get("campaign_id", ""),
-                call.get("custom_field", ""), call.get("idem_key", "")))],
-        )
+                call.get("custom_field", ""), call.get("idem_key", "")))])
         return bool(int(ok)), str(new)
