@@ -7,10 +7,12 @@ response object around ``http.client``'s, a header dict built twice). Here a req
 takes a connection from the pool (``_get_conn``: a kept-alive connection the server has
 closed is found there and replaced, as for ``urlopen``), connects it in a step of its own
 when it has no socket (urllib3's ``connect``: its TLS context, certificate checks and
-connect timeout), sends the request with ``http.client`` and reads the whole answer with
-``http.client``, then gives the connection back (or a ``None`` in its place after a
-failure, so that the pool makes a fresh one). A body with a ``Content-Encoding`` is
-decoded by urllib3's own decoders.
+connect timeout), writes the request and reads the whole answer on the connection's
+socket (:mod:`dialer.exotel.http11`: the bytes ``http.client`` would send, one
+``sendall``; the answer parsed without :mod:`email.parser`), closes the connection when
+the answer says so, then gives it back (or a ``None`` in its place after a failure, so
+that the pool makes a fresh one). A body with a ``Content-Encoding`` is decoded by
+urllib3's own decoders.
 
 Nothing is ever retried, and each failure is raised as the requests exception
 ``HTTPAdapter.send`` raises for it with retries off, so that what was sent and what was
@@ -20,9 +22,9 @@ not is judged as before (:func:`dialer.exotel.classify.never_sent`):
   carrying urllib3's ``NewConnectionError``; its connect timed out: ``ConnectTimeout`` —
   both before anything was written;
 * TLS failed: ``SSLError``; the handshake timed out: ``ReadTimeout``;
-* anything after the connection was made (a reset, a closed connection, a bad status line,
-  a cut body): ``ConnectionError``; no answer in the read timeout: ``ReadTimeout``; a body
-  its Content-Encoding does not decode: ``ContentDecodingError``.
+* anything after the connection was made (a reset, a closed connection, a malformed or
+  oversized answer, a cut body): ``ConnectionError``; no answer in the read timeout:
+  ``ReadTimeout``; a body its Content-Encoding does not decode: ``ContentDecodingError``.
 
 The read timeout also bounds the request's sending (urllib3 uses the connect timeout
 there): a call's form is a few hundred bytes that the kernel takes at once, and a send
@@ -32,9 +34,7 @@ that times out is judged the same either way (it may have been sent).
 from __future__ import annotations
 
 import errno
-import http.client
 import io
-import re
 import ssl
 from typing import Any, NamedTuple
 
@@ -50,12 +50,10 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError
 from urllib3.util.ssl_match_hostname import CertificateError as HostnameMismatch
 
-_request = http.client.HTTPConnection.request  # the plain http.client send, not urllib3's
-_getresponse = http.client.HTTPConnection.getresponse
+from dialer.exotel import http11
+
 _SWALLOWED_ON_SEND = (errno.EPIPE, errno.ECONNRESET, errno.EPROTOTYPE)  # as urllib3: the
 # server may have answered and closed; the answer is read next
-_OBSOLETE_FOLD = re.compile(r"(?:(?<![ \t])[ \t]+)?\r\n[ \t]+")  # urllib3's, for a header
-# value continued on the next line (obsolete line folding): one space
 
 
 class Answer(NamedTuple):
@@ -84,29 +82,35 @@ def exchange(pool: Any, method: str, path: str, body: bytes | str | None,
 
 def _on(conn: Any, method: str, path: str, body: bytes | str | None, headers: Any,
         connect_s: float, read_s: float) -> Answer:
+    wire = http11.request_bytes(method, path, http11.host_header(conn.host, conn.port,
+                                                                 conn.default_port),
+                                headers, body)  # bad input raises here, nothing sent
     if conn.sock is None:
         _connect(conn, connect_s)
+    sock = conn.sock
     try:
-        if conn.sock.gettimeout() != read_s:  # a kept-alive connection has it already
-            conn.sock.settimeout(read_s)
+        if sock.gettimeout() != read_s:  # a kept-alive connection has it already
+            sock.settimeout(read_s)
         try:
-            _request(conn, method, path, body, headers)
+            sock.sendall(wire)
         except OSError as exc:
-            if exc.errno not in _SWALLOWED_ON_SEND or conn.sock is None:
+            if exc.errno not in _SWALLOWED_ON_SEND:
                 raise
-        resp = _getresponse(conn)
-        data = resp.read()
+        got = http11.read_answer(sock, method)
     except TimeoutError as exc:  # socket.timeout: no answer in the read timeout
         raise ReadTimeout(exc) from None
     except ssl.SSLError as exc:
         raise SSLError(exc) from None
-    except (http.client.HTTPException, OSError) as exc:
+    except (http11.Malformed, http11.Closed, OSError) as exc:
         raise _aborted(exc) from None
-    headers_in = _headers(resp.msg)
+    if got.will_close:
+        conn.close()  # the pool makes a new one for the next request
+    headers_in = _headers(got.headers)
+    data = got.body
     encoding = headers_in.get("Content-Encoding")
     if encoding and encoding.strip().lower() != "identity":
         data = _decoded(data, encoding)
-    return Answer(resp.status, resp.reason, headers_in, data)
+    return Answer(got.status, got.reason, headers_in, data)
 
 
 def _aborted(exc: BaseException) -> ConnectionError:
@@ -133,12 +137,11 @@ def _connect(conn: Any, connect_s: float) -> None:
         raise _aborted(exc) from None
 
 
-def _headers(msg: http.client.HTTPMessage) -> CaseInsensitiveDict[str]:
+def _headers(fields: list[tuple[str, str]]) -> CaseInsensitiveDict[str]:
     """The answer's headers, a name sent more than once with its values joined by ", "
     (as urllib3's ``HTTPHeaderDict`` gives them to requests)."""
     joined: dict[str, tuple[str, str]] = {}  # lower-case name: (first spelling, values)
-    for name, raw in msg.items():
-        value = _OBSOLETE_FOLD.sub(" ", raw) if "\r\n" in raw else raw
+    for name, value in fields:
         key = name.lower()
         seen = joined.get(key)
         joined[key] = (name, value) if seen is None else (seen[0], f"{seen[1]}, {value}")

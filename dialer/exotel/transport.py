@@ -15,13 +15,14 @@ attempt's posting mark) has nothing left to build.
 
 The body is encoded here as requests would (``application/x-www-form-urlencoded`` or
 JSON, with its ``Content-Length``), without requests' per-call type probing. A request
-whose adapter is the session's plain :class:`~requests.adapters.HTTPAdapter` with retries
-off and whose host no proxy applies to is sent on a connection of the adapter's urllib3
-pool for its host (found once per host: the same pool, connections and TLS settings the
-adapter would use) by :func:`~dialer.exotel.exchange.exchange`, which sends it and reads
-the answer with ``http.client`` itself instead of through ``urlopen`` (about half of the
-POST's CPU time), and raises the requests exceptions the adapter raises for each failure,
-so that what was sent and what was not is judged the same
+whose adapter is the session's plain :class:`~requests.adapters.HTTPAdapter` with
+retries off and whose host no proxy applies to is sent on a connection of the adapter's
+urllib3 pool for its host (found once per host: the same pool, connections and TLS
+settings the adapter would use) by :func:`~dialer.exotel.exchange.exchange`, which
+writes it and reads the answer on the connection's socket itself
+(:mod:`dialer.exotel.http11`) instead of through ``urlopen`` (about half of the POST's
+CPU time) and ``http.client``, and raises the requests exceptions the adapter raises for
+each failure, so that what was sent and what was not is judged the same
 (:mod:`dialer.exotel.classify`). Any other request (a proxy, a caller's own adapter or
 retries) goes through the adapter's ``send``.
 """
