@@ -1,6 +1,6 @@
 """Dispatch overhead: calls placed per second next to Celery no-op tasks per second.
 
-    .venv/bin/python -m bench.bench_dispatch [--calls 2000] [--noops 5000] [--rounds 4]
+    .venv/bin/python -m bench.bench_dispatch [--calls 4000] [--noops 10000] [--rounds 8]
                                              [--concurrency 8]
 
 One worker process (``workers.app``: late acks, prefetch 1; the threads pool, 8 threads)
@@ -238,10 +238,10 @@ def per_message(blocks: list[Block], kind: str) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--noops", type=int, default=5000)
+    parser.add_argument("--calls", type=int, default=4000)
+    parser.add_argument("--noops", type=int, default=10000)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=8)  # 4 rounds spread ±0.1 on this VM
     args = parser.parse_args()
     sim_config = SimConfig(time_scale=0.01, limit_calls=UNLIMITED)
     blocks = rounds_of(args.noops, args.calls, args.rounds)

@@ -27,7 +27,7 @@ BENCHES: list[tuple[str, list[str], float]] = [
     ("enqueue", ["bench.bench_enqueue"], 300),
     ("campaign_import", ["bench.bench_campaign_import"], 300),
     ("latency", ["bench.bench_latency"], 300),
-    ("dispatch", ["bench.bench_dispatch"], 400),
+    ("dispatch", ["bench.bench_dispatch"], 600),
     ("due_memory", ["bench.bench_due_memory"], 400),
     ("agent_gap", ["bench.bench_agent_gap"], 900),
     ("limits", ["bench.bench_limits"], 900),
