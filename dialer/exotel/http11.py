@@ -6,24 +6,33 @@ does not need: its request is built header by header (``putrequest`` / ``puthead
 :mod:`email.parser`. Here the request is one ``sendall`` of a head built in one string
 and the body, and the answer is read into one buffer and parsed by splitting lines.
 
-What is sent is what ``http.client`` sends: the request line, ``Host`` first (the
-connection's host, IDNA-encoded, an IPv6 address in brackets without its zone, the port
-unless it is the scheme's default), ``Accept-Encoding: identity`` when the caller gave
-no ``Accept-Encoding``, a ``Content-Length`` the caller did
-not give, then the caller's headers in order. A method, path or header value that could
-split the request (a control character, a CR or LF) or a header name that is not an
-RFC 9110 token is refused with ``ValueError`` before anything is written.
+What is sent is what ``http.client`` sends: the request line (an empty path is ``/``),
+``Host`` first unless the caller gave one (the connection's host, IDNA-encoded, an IPv6
+address in brackets without its zone, the port unless it is the scheme's default),
+``Accept-Encoding: identity`` when the caller gave no ``Accept-Encoding``, a
+``Content-Length`` when the caller gave none (for any body, and 0 for a POST, PUT or
+PATCH without one), then the caller's headers in order (str or bytes, as urllib3 takes
+them); a str body goes as UTF-8, as urllib3 sends it. Refused with ``ValueError`` before
+anything is written: a method or path that is not ASCII or holds a space or a control
+character, a header name that is not an RFC 9110 token, a header value with a CR, LF or
+NUL, and a caller's ``Transfer-Encoding`` (the body is always sent whole).
 
 An answer is read strictly: a status line ``HTTP/1.x NNN reason``; interim 1xx answers
-skipped; at most :data:`MAX_HEAD` bytes of head and :data:`MAX_HEADERS` header lines, each
-``name: value`` (an obsolete folded line joins the value before it with one space); the
-body framed by ``Transfer-Encoding: chunked``, else by ``Content-Length`` (repeated
-lengths must agree), else by the connection's close — none for ``HEAD``, 204 and 304;
-at most :data:`MAX_BODY` bytes. Anything else is :class:`Malformed`. The connection is
-to be closed after the answer (``Answer.will_close``) when the server says so, when the
-body ran to the close, when both framings came (a smuggling attempt), for HTTP/1.0
-without keep-alive, and when bytes follow the answer (so that the next request never
-reads them as its answer).
+skipped (at most :data:`MAX_INTERIM`); at most :data:`MAX_HEAD` bytes of head and
+:data:`MAX_HEADERS` header lines, each ``name: value`` with no bare CR, LF or NUL (an
+obsolete folded line joins the value before it with one space); the body framed by
+``Transfer-Encoding: chunked`` (the only transfer coding taken; chunk lines at most
+:data:`MAX_CHUNK_LINE` bytes, at most :data:`MAX_CHUNKS` chunks), else by
+``Content-Length`` (repeated lengths must agree), else by the connection's close — none
+for ``HEAD``, 204 and 304; at most :data:`MAX_BODY` bytes of body and
+:data:`MAX_ANSWER` bytes read in all. Anything else is :class:`Malformed`. The
+connection is to be closed after the answer (``Answer.will_close``) when the server says
+so, when the body ran to the close, when both framings came (a smuggling attempt), for
+HTTP/1.0 without keep-alive or with a transfer coding, and when bytes follow the answer
+(so that the next request never reads them as its answer).
+
+The socket's timeout bounds each wait for bytes, as for ``http.client`` and urllib3, not
+the whole answer.
 """
 
 from __future__ import annotations
@@ -36,14 +45,21 @@ from typing import Any, NamedTuple
 MAX_HEAD = 65536  # bytes of status line and headers (http.client: 65536 per line)
 MAX_HEADERS = 100  # header lines (http.client's limit)
 MAX_BODY = 16 * 1024 * 1024  # bytes of body: an Exotel answer is a few kB
+MAX_INTERIM = 8  # 1xx answers skipped before the final one
+MAX_CHUNK_LINE = 4096  # a chunk's size line with its extensions, or a trailer line
+MAX_CHUNKS = 65536  # chunks in one body
+MAX_ANSWER = MAX_BODY + (MAX_INTERIM + 2) * MAX_HEAD + MAX_CHUNKS * 16  # bytes read
 _READ = 65536
+_TRIM = 1 << 20  # consumed bytes dropped from the buffer once past this
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch  # a header name (RFC 9110)
-_BAD_METHOD = re.compile(r"[\x00-\x20\x7f]").search
-_BAD_PATH = re.compile(r"[\x00-\x20\x7f]").search  # http.client's: no space, no controls
+_BAD_TARGET = re.compile(r"[^\x21-\x7e]").search  # a method or path: printable ASCII only
+_BAD_VALUE = re.compile(r"[\r\n\x00]").search
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}").fullmatch
+_DIGITS = re.compile(r"[0-9]{1,18}").fullmatch
+_OWS = " \t"
 _BODILESS_STATUS = (204, 304)
-MAX_INTERIM = 8  # 1xx answers skipped before the final one
+_EXPECTING_BODY = ("PATCH", "POST", "PUT")
 
 
 class Malformed(Exception):
@@ -80,27 +96,36 @@ def host_header(host: str, port: int | None, default_port: int) -> str:
     return text if port in (None, default_port) else f"{text}:{port}"
 
 
+def _text(item: Any) -> str:
+    return item.decode("iso-8859-1") if isinstance(item, bytes | bytearray) else str(item)
+
+
 def request_bytes(method: str, path: str, host: str, headers: Any,
                   body: bytes | str | None) -> bytes:
     """The whole request: head and body (``headers``: name → value, in order)."""
-    if _BAD_METHOD(method):
-        raise ValueError(f"method can't contain control characters: {method!r}")
-    if _BAD_PATH(path):
-        raise ValueError(f"URL can't contain control characters: {path!r}")
-    names = {str(n).lower() for n in headers}
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    if not method or _BAD_TARGET(method):
+        raise ValueError(f"method must be printable ASCII without spaces: {method!r}")
+    path = path or "/"
+    if _BAD_TARGET(path):
+        raise ValueError(f"URL must be printable ASCII without spaces: {path!r}")
+    fields = [(_text(n), _text(v)) for n, v in headers.items()]
+    names = {n.lower() for n, _ in fields}
+    if "transfer-encoding" in names:
+        raise ValueError("a Transfer-Encoding is not sent: the body goes whole")
+    lines = [f"{method} {path} HTTP/1.1"]
+    if "host" not in names:
+        lines.append(f"Host: {host}")
     if "accept-encoding" not in names:
         lines.append("Accept-Encoding: identity")
     if isinstance(body, str):
-        body = body.encode("iso-8859-1")  # as http.client: a str body is Latin-1
-    if "content-length" not in names and "transfer-encoding" not in names and (
-            body or method in ("POST", "PUT", "PATCH")):
+        body = body.encode("utf-8")  # as urllib3 sends a str body
+    if "content-length" not in names and (body is not None
+                                          or method.upper() in _EXPECTING_BODY):
         lines.append(f"Content-Length: {len(body or b'')}")
-    for name, value in headers.items():
-        name, value = str(name), str(value)
+    for name, value in fields:
         if not _TOKEN(name):
             raise ValueError(f"Invalid header name {name!r}")
-        if "\r" in value or "\n" in value:
+        if _BAD_VALUE(value):
             raise ValueError(f"Invalid header value for {name!r}")
         lines.append(f"{name}: {value}")
     lines.append("\r\n")
@@ -108,12 +133,14 @@ def request_bytes(method: str, path: str, host: str, headers: Any,
 
 
 class _Reader:
-    """A socket's bytes, read as they are needed into one buffer."""
+    """A socket's bytes, read as they are needed into one buffer (``pos``: the first byte
+    not consumed); at most :data:`MAX_ANSWER` bytes in all."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buf = bytearray()
         self.pos = 0
+        self.read = 0
         self.eof = False
 
     def fill(self) -> bool:
@@ -124,39 +151,29 @@ class _Reader:
         if not chunk:
             self.eof = True
             return False
+        self.read += len(chunk)
+        if self.read > MAX_ANSWER:
+            raise Malformed(f"the answer is over {MAX_ANSWER} bytes")
+        if self.pos > _TRIM:
+            del self.buf[:self.pos]
+            self.pos = 0
         self.buf += chunk
         return True
 
-    def head(self) -> bytes:
-        """Up to and without the blank line that ends a head."""
-        start = self.pos
+    def until(self, mark: bytes, most: int, what: str) -> bytes:
+        """The bytes up to ``mark`` (consumed with it), at most ``most`` of them."""
+        scanned = 0  # bytes after pos searched already
         while True:
-            end = self.buf.find(b"\r\n\r\n", start)
-            if end - self.pos > MAX_HEAD:
-                raise Malformed(f"the answer's head is over {MAX_HEAD} bytes")
+            end = self.buf.find(mark, self.pos + scanned)
+            if end - self.pos > most or (end < 0 and len(self.buf) - self.pos > most):
+                raise Malformed(f"{what} is over {most} bytes")
             if end >= 0:
-                head = bytes(self.buf[self.pos:end])
-                self.pos = end + 4
-                return head
-            if len(self.buf) - self.pos > MAX_HEAD:
-                raise Malformed(f"the answer's head is over {MAX_HEAD} bytes")
-            start = max(self.pos, len(self.buf) - 3)
+                data = bytes(self.buf[self.pos:end])
+                self.pos = end + len(mark)
+                return data
+            scanned = max(0, len(self.buf) - self.pos - len(mark) + 1)
             if not self.fill():
-                raise Closed(partial=len(self.buf) > self.pos)
-
-    def line(self) -> bytes:
-        start = self.pos
-        while True:
-            end = self.buf.find(b"\r\n", start)
-            if end >= 0:
-                line = bytes(self.buf[self.pos:end])
-                self.pos = end + 2
-                return line
-            if len(self.buf) - self.pos > MAX_HEAD:
-                raise Malformed("a chunk line is too long")
-            start = max(self.pos, len(self.buf) - 1)
-            if not self.fill():
-                raise Closed(partial=True)
+                raise Closed(partial=len(self.buf) > self.pos or self.read > 0)
 
     def exactly(self, n: int) -> bytes:
         while len(self.buf) - self.pos < n:
@@ -179,13 +196,15 @@ class _Reader:
 
 
 def _status(line: str) -> tuple[str, int, str]:
+    if _BAD_VALUE(line):
+        raise Malformed(f"a bare CR, LF or NUL in the status line: {line[:80]!r}")
     version, _, rest = line.partition(" ")
     code, _, reason = rest.partition(" ")
     if not version.startswith("HTTP/1.") or len(version) != 8 or not version[7].isdigit():
         raise Malformed(f"not an HTTP/1.x status line: {line[:80]!r}")
-    if len(code) != 3 or not code.isascii() or not code.isdigit() or code[0] == "0":
+    if len(code) != 3 or not _DIGITS(code) or code[0] == "0":
         raise Malformed(f"bad status code in {line[:80]!r}")
-    return version, int(code), reason.strip()
+    return version, int(code), reason.strip(_OWS)
 
 
 def _fields(lines: list[str]) -> list[tuple[str, str]]:
@@ -193,34 +212,39 @@ def _fields(lines: list[str]) -> list[tuple[str, str]]:
         raise Malformed(f"more than {MAX_HEADERS} header lines")
     fields: list[tuple[str, str]] = []
     for line in lines:
+        if _BAD_VALUE(line):
+            raise Malformed(f"a bare CR, LF or NUL in a header line: {line[:80]!r}")
         if line[:1] in (" ", "\t"):  # obsolete line folding: one space
             if not fields:
                 raise Malformed("a folded line before any header")
             name, value = fields[-1]
-            fields[-1] = (name, f"{value} {line.strip()}" if value else line.strip())
+            more = line.strip(_OWS)
+            fields[-1] = (name, f"{value} {more}" if value else more)
             continue
         name, colon, value = line.partition(":")
         if not colon or not _TOKEN(name):
             raise Malformed(f"not a header line: {line[:80]!r}")
-        fields.append((name, value.strip()))
+        fields.append((name, value.strip(_OWS)))
     return fields
 
 
 def _values(fields: list[tuple[str, str]], name: str) -> list[str]:
-    return [v.strip() for n, value in fields if n.lower() == name for v in value.split(",")]
+    return [v.strip(_OWS) for n, value in fields if n.lower() == name
+            for v in value.split(",")]
 
 
 def _chunked(reader: _Reader) -> bytes:
     parts: list[bytes] = []
     total = 0
-    while True:
-        size_text = reader.line().split(b";", 1)[0].strip(b" \t")
+    for _ in range(MAX_CHUNKS):
+        line = reader.until(b"\r\n", MAX_CHUNK_LINE, "a chunk's size line")
+        size_text = line.split(b";", 1)[0].strip(b" \t")
         if not _HEX(size_text):
             raise Malformed(f"bad chunk size {size_text[:20]!r}")
         size = int(size_text, 16)
         if size == 0:
             for _ in range(MAX_HEADERS + 1):  # the trailer section, ignored
-                if not reader.line():
+                if not reader.until(b"\r\n", MAX_CHUNK_LINE, "a trailer line"):
                     return b"".join(parts)
             raise Malformed("too many trailer lines")
         total += size
@@ -229,6 +253,7 @@ def _chunked(reader: _Reader) -> bytes:
         parts.append(reader.exactly(size))
         if reader.exactly(2) != b"\r\n":
             raise Malformed("a chunk does not end with CRLF")
+    raise Malformed(f"more than {MAX_CHUNKS} chunks")
 
 
 def read_answer(sock: socket.socket, method: str) -> Answer:
@@ -236,7 +261,7 @@ def read_answer(sock: socket.socket, method: str) -> Answer:
     Raises :class:`Malformed`, :class:`Closed` or the socket's own errors."""
     reader = _Reader(sock)
     for _ in range(MAX_INTERIM + 1):
-        head = reader.head().decode("iso-8859-1")
+        head = reader.until(b"\r\n\r\n", MAX_HEAD, "the answer's head").decode("iso-8859-1")
         status_line, *lines = head.split("\r\n")
         version, status, reason = _status(status_line)
         fields = _fields(lines)
@@ -248,20 +273,20 @@ def read_answer(sock: socket.socket, method: str) -> Answer:
         raise Malformed(f"more than {MAX_INTERIM} interim answers")
     tokens = {t.lower() for t in _values(fields, "connection")}
     will_close = "close" in tokens or (version == "HTTP/1.0" and "keep-alive" not in tokens)
-    codings = [c.lower() for c in _values(fields, "transfer-encoding") if c]
+    codings = [c.lower() for c in _values(fields, "transfer-encoding")]
     lengths = set(_values(fields, "content-length"))
-    if method == "HEAD" or status in _BODILESS_STATUS:
+    if method.upper() == "HEAD" or status in _BODILESS_STATUS:
         body = b""
     elif codings:
-        if codings[-1] == "chunked":
-            body = _chunked(reader)
-        else:  # a coding with no chunked last: the body runs to the close
-            body, will_close = reader.to_close(), True
-        will_close = will_close or bool(lengths)  # both framings: never reuse it
+        if codings != ["chunked"]:
+            raise Malformed(f"a transfer coding other than chunked: {', '.join(codings)[:80]!r}")
+        body = _chunked(reader)
+        will_close = will_close or bool(lengths) or version == "HTTP/1.0"  # never reused
     elif lengths:
+        shown = ", ".join(sorted(lengths))[:80]
         length = lengths.pop() if len(lengths) == 1 else ""
-        if not (length.isascii() and length.isdigit()):  # none, or lengths that disagree
-            raise Malformed(f"bad Content-Length: {', '.join(sorted(lengths))[:80]!r}")
+        if not _DIGITS(length):  # too long, not digits, or lengths that disagree
+            raise Malformed(f"bad Content-Length: {shown!r}")
         if int(length) > MAX_BODY:
             raise Malformed(f"the answer's body is over {MAX_BODY} bytes")
         body = reader.exactly(int(length))

@@ -45,6 +45,10 @@ def what_http_client_sends(host: str, port: int | None, method: str, path: str,
     ("GET", {"Accept": "application/json"}, None),
     ("POST", {"Accept": "application/json"}, None),
     ("POST", {"Accept": "application/json"}, b"abc"),
+    ("GET", {"Accept": "application/json"}, b""),
+    ("post", {"Accept": "application/json"}, None),
+    ("POST", {"Host": "other.example", "Accept": "application/json"}, b"x"),
+    ("POST", {"X-Bytes": b"abc", "Accept": "application/json"}, b"x"),
 ])
 def test_the_request_is_what_http_client_sends(host: str, port: int | None, method: str,
                                                headers: dict[str, str],
@@ -66,11 +70,22 @@ def test_the_request_is_what_http_client_sends(host: str, port: int | None, meth
     ("POST", "/x\r\nHost: evil", {}),
     ("PO ST", "/x", {}),
     ("POST\n", "/x", {}),
+    ("", "/x", {}),
+    ("PÖST", "/x", {}),
+    ("POST", "/bücher", {}),
+    ("POST", "/x", {"X-Nul": "a\x00b"}),
+    ("POST", "/x", {"X-Bytes": b"a\r\nInjected: yes"}),
+    ("POST", "/x", {"Transfer-Encoding": "chunked"}),
 ])
 def test_a_request_that_could_split_is_refused(method: str, path: str,
                                                headers: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         request_bytes(method, path, "h", headers, b"")
+
+
+def test_an_empty_path_is_the_root_and_a_str_body_goes_as_utf8() -> None:
+    sent = request_bytes("POST", "", "h", {"Content-Length": "2"}, "é")
+    assert sent.startswith(b"POST / HTTP/1.1\r\n") and sent.endswith(b"\r\n\r\n\xc3\xa9")
 
 
 @pytest.fixture()
@@ -138,13 +153,9 @@ def test_chunked_and_a_length_reads_the_chunks_and_drops_the_connection(
     assert (got.body, got.will_close) == (b"ok", True)
 
 
-@pytest.mark.parametrize("raw", [
-    head("HTTP/1.1 200 OK") + b"all of it",
-    head("HTTP/1.1 200 OK", "Transfer-Encoding: gzip") + b"all of it",
-])
-def test_a_body_without_a_length_runs_to_the_close(pair: tuple[socket.socket, socket.socket],
-                                                   raw: bytes) -> None:
-    got = answer_to(pair, raw, close=True)
+def test_a_body_without_a_length_runs_to_the_close(pair: tuple[socket.socket, socket.socket]
+                                                   ) -> None:
+    got = answer_to(pair, head("HTTP/1.1 200 OK") + b"all of it", close=True)
     assert (got.body, got.will_close) == (b"all of it", True)
 
 
@@ -207,6 +218,21 @@ def test_a_folded_value_joins_with_one_space(pair: tuple[socket.socket, socket.s
     head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked")
     + f"{http11.MAX_BODY + 1:x}\r\n".encode(),
     head("HTTP/1.1 100 Continue") * (http11.MAX_INTERIM + 1),
+    head("HTTP/1.1 200 OK", "Content-Length: " + "0" * 4301 + "2") + b"ok",
+    head("HTTP/1.1 200 OK", "Content-Length: \x1c2") + b"ok",
+    head("HTTP/1.1 200 OK", "Content-Length: \xb2") + b"ok",
+    head("HTTP/1.1 200 OK", "X-A: a\nContent-Length: 2") + b"ok",
+    head("HTTP/1.1 200 OK", "X-A: a\rb", "Content-Length: 2") + b"ok",
+    head("HTTP/1.1 200 OK", "X-A: a\x00b", "Content-Length: 2") + b"ok",
+    head("HTTP/1.1 200 O\nK", "Content-Length: 2") + b"ok",
+    head("HTTP/1.1 200 OK", "Transfer-Encoding: gzip") + b"all of it",
+    head("HTTP/1.1 200 OK", "Transfer-Encoding: gzip, chunked") + b"2\r\nok\r\n0\r\n\r\n",
+    head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked, chunked") + b"2\r\nok\r\n0\r\n\r\n",
+    head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked\x85") + b"2\r\nok\r\n0\r\n\r\n",
+    head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked")
+    + b"1;" + b"e" * (http11.MAX_CHUNK_LINE + 1) + b"\r\nx\r\n0\r\n\r\n",
+    head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked") + b"0\r\n"
+    + b"X-T: " + b"t" * (http11.MAX_CHUNK_LINE + 1) + b"\r\n\r\n",
 ], ids=lambda raw: raw[:40].decode("iso-8859-1", "replace"))
 def test_a_malformed_answer_is_refused(pair: tuple[socket.socket, socket.socket],
                                        raw: bytes) -> None:
@@ -225,6 +251,44 @@ def test_a_close_before_the_whole_answer(pair: tuple[socket.socket, socket.socke
     with pytest.raises(Closed) as info:
         answer_to(pair, raw, close=True)
     assert info.value.partial is partial
+
+
+def test_chunked_on_http_1_0_drops_the_connection(pair: tuple[socket.socket, socket.socket]
+                                                  ) -> None:
+    raw = head("HTTP/1.0 200 OK", "Connection: keep-alive", "Transfer-Encoding: chunked") + (
+        b"2\r\nok\r\n0\r\n\r\n")
+    got = answer_to(pair, raw)
+    assert (got.body, got.will_close) == (b"ok", True)
+
+
+def test_too_many_chunks_are_refused(pair: tuple[socket.socket, socket.socket],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http11, "MAX_CHUNKS", 10)
+    raw = head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked") + b"1\r\nx\r\n" * 11 + (
+        b"0\r\n\r\n")
+    with pytest.raises(Malformed, match="more than 10 chunks"):
+        answer_to(pair, raw, close=True)
+
+
+def test_an_answer_over_the_bytes_cap_is_refused_whatever_its_framing(
+        pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunk extensions are not body, and are counted: a server cannot make the reader
+    keep more than MAX_ANSWER bytes."""
+    monkeypatch.setattr(http11, "MAX_ANSWER", 100_000)
+    one = b"1;" + b"e" * 4000 + b"\r\nx\r\n"
+    raw = head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked") + one * 40 + b"0\r\n\r\n"
+    with pytest.raises(Malformed, match="over 100000 bytes"):
+        answer_to(pair, raw, close=True)
+
+
+def test_a_long_answer_is_read_whole_across_many_reads(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    body = bytes(range(256)) * 12_000  # 3 MB: the buffer's consumed part is dropped
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 50_000]), body[i:i + 50_000])
+                      for i in range(0, len(body), 50_000))
+    raw = head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked") + chunks + b"0\r\n\r\n"
+    got = answer_to(pair, raw)
+    assert (got.body, got.will_close) == (body, False)
 
 
 def test_a_body_larger_than_the_cap_running_to_the_close_is_refused(
