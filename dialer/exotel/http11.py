@@ -55,6 +55,7 @@ _TRIM = 1 << 20  # consumed bytes dropped from the buffer once past this
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch  # a header name (RFC 9110)
 _BAD_TARGET = re.compile(r"[^\x21-\x7e]").search  # a method or path: printable ASCII only
 _BAD_VALUE = re.compile(r"[\r\n\x00]").search
+_BARE = re.compile(r"\r(?!\n)|(?<!\r)\n|\x00").search  # in a head: not a line's CRLF
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}").fullmatch
 _DIGITS = re.compile(r"[0-9]{1,18}").fullmatch
 _OWS = " \t"
@@ -173,7 +174,7 @@ class _Reader:
                 return data
             scanned = max(0, len(self.buf) - self.pos - len(mark) + 1)
             if not self.fill():
-                raise Closed(partial=len(self.buf) > self.pos or self.read > 0)
+                raise Closed(partial=self.read > 0)
 
     def exactly(self, n: int) -> bytes:
         while len(self.buf) - self.pos < n:
@@ -196,8 +197,6 @@ class _Reader:
 
 
 def _status(line: str) -> tuple[str, int, str]:
-    if _BAD_VALUE(line):
-        raise Malformed(f"a bare CR, LF or NUL in the status line: {line[:80]!r}")
     version, _, rest = line.partition(" ")
     code, _, reason = rest.partition(" ")
     if not version.startswith("HTTP/1.") or len(version) != 8 or not version[7].isdigit():
@@ -212,8 +211,6 @@ def _fields(lines: list[str]) -> list[tuple[str, str]]:
         raise Malformed(f"more than {MAX_HEADERS} header lines")
     fields: list[tuple[str, str]] = []
     for line in lines:
-        if _BAD_VALUE(line):
-            raise Malformed(f"a bare CR, LF or NUL in a header line: {line[:80]!r}")
         if line[:1] in (" ", "\t"):  # obsolete line folding: one space
             if not fields:
                 raise Malformed("a folded line before any header")
@@ -262,6 +259,8 @@ def read_answer(sock: socket.socket, method: str) -> Answer:
     reader = _Reader(sock)
     for _ in range(MAX_INTERIM + 1):
         head = reader.until(b"\r\n\r\n", MAX_HEAD, "the answer's head").decode("iso-8859-1")
+        if bare := _BARE(head):
+            raise Malformed(f"a bare CR, LF or NUL in the answer's head at {bare.start()}")
         status_line, *lines = head.split("\r\n")
         version, status, reason = _status(status_line)
         fields = _fields(lines)
